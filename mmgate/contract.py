@@ -1,0 +1,321 @@
+"""Release contract: the pre-specified, validated, hashed thresholds every gate compares against."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from mmgate.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
+
+GATE_NAMES = (
+    "retrieval_top1",
+    "retrieval_top5",
+    "symmetry_gap",
+    "mean_cosine",
+    "variance_floor",
+    "effective_rank",
+    "hubness",
+    "rank_divergence",
+    "norm_divergence",
+    "mi_probe",
+    "cca_probe",
+    "numerical_health",
+    "determinism",
+    "split_hygiene",
+    "leakage_alarm",
+    "noise_slope",
+    "corruption_slope",
+    "counterfactual_drop",
+)
+# Gates that apply only when the subject supports them (labels, training data, perturbations).
+CONDITIONAL_GATES = frozenset({
+    "mi_probe", "cca_probe", "split_hygiene", "leakage_alarm", "noise_slope", "corruption_slope",
+    "counterfactual_drop",
+})
+DEFAULT_REQUIRED = tuple(name for name in GATE_NAMES if name not in CONDITIONAL_GATES)
+BASES = ("point", "lower_bound", "upper_bound")
+# gate name -> (comparison the measured statistic must satisfy, contract field holding the limit).
+GATE_THRESHOLDS: Mapping[str, tuple[str, str]] = MappingProxyType({
+    "retrieval_top1": (">=", "min_retrieval_top1"),
+    "retrieval_top5": (">=", "min_retrieval_top5"),
+    "symmetry_gap": ("<=", "max_symmetry_gap"),
+    "mean_cosine": ("<=", "max_mean_cosine"),
+    "variance_floor": (">=", "min_variance_floor"),
+    "effective_rank": (">=", "min_effective_rank"),
+    "hubness": ("<=", "max_hubness_concentration"),
+    "rank_divergence": ("<=", "max_rank_divergence"),
+    "norm_divergence": ("<=", "max_norm_divergence"),
+    "mi_probe": (">=", "min_mi_excess"),
+    "cca_probe": (">=", "min_cca"),
+    "noise_slope": ("<=", "max_noise_slope"),
+    "corruption_slope": ("<=", "max_corruption_slope"),
+    "counterfactual_drop": ("<=", "max_counterfactual_drop"),
+})
+CONTRACT_EXTENSIONS = (".toml", ".json")
+
+# float field -> (low, high, low_open, high_open); None means unbounded on that side.
+_FLOAT_RANGES: Mapping[str, tuple[float | None, float | None, bool, bool]] = MappingProxyType({
+    "min_retrieval_top1": (0.0, 1.0, False, False),
+    "min_retrieval_top5": (0.0, 1.0, False, False),
+    "max_symmetry_gap": (0.0, 1.0, False, False),
+    "max_mean_cosine": (-1.0, 1.0, False, False),
+    "min_variance_floor": (0.0, 1.0, False, False),
+    "min_effective_rank": (0.0, None, True, False),
+    "min_mi_excess": (0.0, None, False, False),
+    "min_cca": (0.0, 1.0, False, False),
+    "max_noise_slope": (0.0, None, False, False),
+    "max_corruption_slope": (0.0, None, False, False),
+    "max_counterfactual_drop": (0.0, 1.0, False, False),
+    "max_hubness_concentration": (0.0, 1.0, False, False),
+    "max_rank_divergence": (0.0, None, False, False),
+    "max_norm_divergence": (0.0, None, False, False),
+    "bootstrap_alpha": (0.0, 0.5, True, True),
+})
+_MIN_RESAMPLES = 100
+
+
+class ContractError(ConfigError):
+    """A contract file or mapping is malformed: the message names the key or the file."""
+
+
+def _range_text(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
+    if low is not None and high is not None:
+        return f"a number in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    return f"a finite number {'>' if low_open else '>='} {low:g}"
+
+
+def _checked_float(source: str, name: str, value: Any) -> float:
+    low, high, low_open, high_open = _FLOAT_RANGES[name]
+    expected = _range_text(low, high, low_open, high_open)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ContractError(f"{source}: {name}: expected {expected}, got {value!r} "
+                            f"({type(value).__name__})")
+    x = float(value)
+    out_of_range = (not math.isfinite(x)
+                    or (low is not None and (x <= low if low_open else x < low))
+                    or (high is not None and (x >= high if high_open else x > high)))
+    if out_of_range:
+        raise ContractError(f"{source}: {name}: expected {expected}, got {value!r}")
+    return x
+
+
+def _checked_resamples(source: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < _MIN_RESAMPLES:
+        raise ContractError(f"{source}: bootstrap_resamples: expected an integer >= "
+                            f"{_MIN_RESAMPLES}, got {value!r} ({type(value).__name__})")
+    return int(value)
+
+
+def _checked_ks(source: str, value: Any) -> tuple[int, ...]:
+    expected = "a non-empty list of distinct positive integers"
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)) or not value:
+        raise ContractError(f"{source}: retrieval_ks: expected {expected}, got {value!r}")
+    for k in value:
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ContractError(f"{source}: retrieval_ks: expected {expected}, got element {k!r}")
+    if len(set(value)) != len(value):
+        raise ContractError(f"{source}: retrieval_ks: expected {expected}, got duplicates in "
+                            f"{list(value)}")
+    return tuple(sorted(int(k) for k in value))
+
+
+def _checked_gate(source: str, key: str, name: Any, allowed: tuple[str, ...]) -> str:
+    if not isinstance(name, str) or name not in allowed:
+        raise ContractError(f"{source}: {key}: unknown gate name {name!r}; expected one of "
+                            f"{list(allowed)}")
+    return name
+
+
+def _checked_bounds(source: str, value: Any) -> tuple[tuple[str, str], ...]:
+    if isinstance(value, tuple) and all(isinstance(p, tuple) and len(p) == 2 for p in value):
+        value = dict(value)
+    if not isinstance(value, Mapping):
+        raise ContractError(f"{source}: bounds: expected a table mapping gate name to one of "
+                            f"{list(BASES)}, got {value!r}")
+    gated = tuple(name for name in GATE_NAMES if name in GATE_THRESHOLDS)
+    pairs = {}
+    for gate, basis in value.items():
+        _checked_gate(source, "bounds", gate, gated)
+        if not isinstance(basis, str) or basis not in BASES:
+            raise ContractError(f"{source}: bounds.{gate}: expected one of {list(BASES)}, "
+                                f"got {basis!r}")
+        pairs[gate] = basis
+    return tuple((gate, pairs[gate]) for gate in gated if gate in pairs)
+
+
+def _required_from_table(source: str, table: Mapping[Any, Any]) -> tuple[str, ...]:
+    chosen = set(DEFAULT_REQUIRED)
+    for name, flag in table.items():
+        _checked_gate(source, "required", name, GATE_NAMES)
+        if not isinstance(flag, bool):
+            raise ContractError(f"{source}: required.{name}: expected true or false, got {flag!r}")
+        if flag:
+            chosen.add(name)
+        else:
+            chosen.discard(name)
+    return tuple(name for name in GATE_NAMES if name in chosen)
+
+
+def _checked_required(source: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, Mapping):
+        return _required_from_table(source, value)
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        raise ContractError(f"{source}: required: expected a list of gate names or a table of "
+                            f"gate name to true/false, got {value!r}")
+    names = [_checked_gate(source, "required", name, GATE_NAMES) for name in value]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ContractError(f"{source}: required: gate name(s) listed twice: {duplicates}")
+    return tuple(name for name in GATE_NAMES if name in names)
+
+
+@dataclass(frozen=True)
+class Contract:
+    """Thresholds declared before a run; validated on construction, hashed into the decision.
+
+    ``bounds`` says which statistic a gate compares (point estimate or a confidence bound);
+    ``required`` lists the gates whose absence makes the decision non-APPROVE (given as a table of
+    gate name to true/false, it adjusts the default list). ``source`` records where the contract
+    came from and is not part of its identity or hash.
+    """
+
+    min_retrieval_top1: float = 0.55
+    min_retrieval_top5: float = 0.85
+    max_symmetry_gap: float = 0.10
+    max_mean_cosine: float = 0.22
+    min_variance_floor: float = 2e-3
+    min_effective_rank: float = 12.0
+    min_mi_excess: float = 0.05
+    min_cca: float = 0.35
+    max_noise_slope: float = 0.18
+    max_corruption_slope: float = 0.65
+    max_counterfactual_drop: float = 0.20
+    max_hubness_concentration: float = 0.25
+    max_rank_divergence: float = 0.35
+    max_norm_divergence: float = 0.5
+    bootstrap_resamples: int = 1000
+    bootstrap_alpha: float = 0.05
+    retrieval_ks: tuple[int, ...] = (1, 5)
+    bounds: tuple[tuple[str, str], ...] = ()
+    required: tuple[str, ...] = DEFAULT_REQUIRED
+    source: str = field(default="defaults", compare=False)
+
+    def __post_init__(self) -> None:
+        src = self.source
+        if not isinstance(src, str) or not src:
+            raise ContractError(f"Contract.source: expected a non-empty string, got {src!r}")
+        checked: dict[str, Any] = {
+            name: _checked_float(src, name, getattr(self, name)) for name in _FLOAT_RANGES
+        }
+        checked["bootstrap_resamples"] = _checked_resamples(src, self.bootstrap_resamples)
+        checked["retrieval_ks"] = _checked_ks(src, self.retrieval_ks)
+        checked["bounds"] = _checked_bounds(src, self.bounds)
+        checked["required"] = _checked_required(src, self.required)
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], source: str = "mapping") -> Contract:
+        """Defaults overridden by ``data``, flat or as ``{"mmgate": {"contract": ...}}``."""
+        table = _unwrapped(source, data)
+        known = {f.name for f in dataclasses.fields(cls)} - {"source"}
+        unknown = sorted(str(key) for key in table if key not in known)
+        if unknown:
+            raise ContractError(f"{source}: unknown contract key(s) {unknown}; expected a subset "
+                                f"of {sorted(known)}")
+        return cls(**dict(table), source=source)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready thresholds (no ``source``); ``from_mapping`` of it gives an equal contract."""
+        out: dict[str, Any] = {
+            f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "source"
+        }
+        out["retrieval_ks"] = list(self.retrieval_ks)
+        out["bounds"] = dict(self.bounds)
+        out["required"] = list(self.required)
+        return out
+
+    def canonical_json(self) -> str:
+        """Key-sorted, whitespace-free JSON of ``to_dict``: the text the hash is taken over."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+    def sha256(self) -> str:
+        """Hex sha256 of the canonical JSON; any threshold change changes it."""
+        return hashlib.sha256(self.canonical_json().encode("utf-8")).hexdigest()
+
+    def basis(self, gate: str) -> str:
+        """Which statistic ``gate`` compares: "point" unless ``bounds`` says otherwise."""
+        _checked_gate(self.source, "gate", gate, GATE_NAMES)
+        return dict(self.bounds).get(gate, "point")
+
+    def is_required(self, gate: str) -> bool:
+        """Whether a missing or errored ``gate`` blocks approval."""
+        _checked_gate(self.source, "gate", gate, GATE_NAMES)
+        return gate in self.required
+
+    def threshold(self, gate: str) -> dict[str, Any] | None:
+        """The gate-result threshold ``{"op", "value", "basis"}``; None for pass/fail gates."""
+        _checked_gate(self.source, "gate", gate, GATE_NAMES)
+        if gate not in GATE_THRESHOLDS:
+            return None
+        op, name = GATE_THRESHOLDS[gate]
+        return {"op": op, "value": getattr(self, name), "basis": self.basis(gate)}
+
+
+def _unwrapped(source: str, data: Any) -> Mapping[str, Any]:
+    if not isinstance(data, Mapping):
+        raise ContractError(f"{source}: expected a table of thresholds, got {type(data).__name__}")
+    if "mmgate" not in data:
+        return data
+    inner = data["mmgate"]
+    if len(data) != 1 or not isinstance(inner, Mapping) or set(inner) != {"contract"} \
+            or not isinstance(inner["contract"], Mapping):
+        raise ContractError(f"{source}: mmgate: expected either a flat table of thresholds or "
+                            f"only a [mmgate.contract] table")
+    return inner["contract"]
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def _parse(path: Path, text: str) -> Any:
+    if path.suffix.lower() == ".toml":
+        return tomllib.loads(text)
+    return json.loads(text, object_pairs_hook=_json_object)
+
+
+def load_contract(path: str | os.PathLike[str] | None) -> Contract:
+    """The default contract for None, else the contract in a ``.toml`` or ``.json`` file."""
+    if path is None:
+        return Contract()
+    p = Path(path)
+    if p.suffix.lower() not in CONTRACT_EXTENSIONS:
+        raise ContractError(f"contract file {str(p)!r}: expected one of the extensions "
+                            f"{list(CONTRACT_EXTENSIONS)}, got {p.suffix or 'none'!r}")
+    if not p.is_file():
+        raise ContractError(f"contract file {str(p)!r} does not exist or is not a file")
+    try:
+        text = p.read_bytes().decode("utf-8")
+        data = _parse(p, text)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ContractError(f"contract file {str(p)!r} is malformed: {exc}") from exc
+    return Contract.from_mapping(data, source=str(p))
