@@ -24,8 +24,7 @@ def result(gate_id: str, status: str, message: str = "", reason: str | None = No
     return {"gate_id": gate_id, "gate": gate_id.split("::")[1].split("[")[0],
             "family": "acceptance",
             "params": {"seed": 0}, "status": status, "required": True, "measured": measured,
-            "threshold": threshold, "message": message, "reason": reason, "evidence": {},
-            "duration_s": 0.01}
+            "threshold": threshold, "message": message, "reason": reason, "evidence": {}}
 
 
 def make_results() -> list[dict]:

@@ -26,7 +26,7 @@ def result(gate_id: str, status: str, message: str = "", reason: str | None = No
            measured: dict | None = None, threshold: dict | None = None) -> dict:
     return {"gate_id": gate_id, "gate": "g", "family": "acceptance", "params": {}, "status": status,
             "required": True, "measured": measured, "threshold": threshold, "message": message,
-            "reason": reason, "evidence": {}, "duration_s": 0.01}
+            "reason": reason, "evidence": {}}
 
 
 def make_results(failed_message: str = "effective rank 3.2 < 12 | collapsed") -> list[dict]:

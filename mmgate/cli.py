@@ -1,0 +1,73 @@
+"""``python -m mmgate``: subcommands over bundles and artifacts (``verify``; one line adds another)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from mmgate.verify import verify_bundle
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+@dataclass(frozen=True)
+class Command:
+    """A subcommand: its name, one-line help, how it declares arguments, and what it runs."""
+
+    name: str
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+def _configure_verify(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", type=Path, help="bundle directory <out>/<run_id>/ or zip <out>/<run_id>.zip")
+
+
+def _run_verify(args: argparse.Namespace) -> int:
+    """Print a one-line OK summary (exit 0) or every problem found (exit 1)."""
+    result = verify_bundle(args.path)
+    if result.ok:
+        print(
+            f"OK {args.path}: run {result.run_id}, {result.n_files} files match the sha256 ledger, "
+            f"{result.n_reports} reports valid"
+        )
+        return EXIT_OK
+    print(f"FAILED {args.path}: {len(result.problems)} problem(s)", file=sys.stderr)
+    for problem in result.problems:
+        print(f"  - {problem}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("verify", "re-check a bundle's hashes, completeness and report schemas", _configure_verify, _run_verify),
+)
+
+
+def build_parser(commands: Sequence[Command] = COMMANDS) -> argparse.ArgumentParser:
+    """The ``mmgate`` argument parser with one subparser per command."""
+    parser = argparse.ArgumentParser(prog="mmgate", description="mmgate: governed release of multimodal encoders")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for command in commands:
+        sub = subparsers.add_parser(command.name, help=command.help, description=command.help)
+        command.configure(sub)
+        sub.set_defaults(run=command.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, commands: Sequence[Command] = COMMANDS) -> int:
+    """Run the command line ``argv`` (default: ``sys.argv[1:]``); return the process exit status."""
+    parser = build_parser(commands)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    return args.run(args)

@@ -1,0 +1,130 @@
+"""Realistic facts of every report kind (as GATE_MODEL.md specifies) and a small finished bundle."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+from mmgate.bundle import Bundle, BundleWriter
+from mmgate.environment import environment_fingerprint
+from mmgate.redact import config_log_record
+from mmgate.reports import strict_report
+from mmgate.schema_registry import SchemaSet
+
+RUN_ID = "mmgate-20260217T134016Z-19b2e27a"
+CONTRACT_SHA = "a" * 64
+CONFIG_SHA = "b" * 64
+SUBJECT = {"name": "reference-aligner", "identity": {"weights_sha256": "c" * 64, "version": "0.1.0"}}
+
+GATE_RESULT: dict[str, Any] = {
+    "gate_id": "gates/test_acceptance.py::test_retrieval_top1[seed0-image_to_text]",
+    "gate": "retrieval_top1",
+    "family": "acceptance",
+    "params": {"seed": 0, "direction": "image_to_text", "k": 1, "bootstrap": True, "alpha": 0.05},
+    "status": "passed",
+    "required": True,
+    "measured": {"value": 0.71, "ci_low": 0.66, "ci_high": 0.76},
+    "threshold": {"op": ">=", "value": 0.55, "basis": "point"},
+    "message": "i2t top-1 0.71 >= 0.55: the model retrieves the paired caption first for most images",
+    "reason": None,
+    "evidence": {"n_queries": 256, "ranks_histogram": [182, 30, 12], "note": "bootstrap over queries"},
+}
+MISSING_GATE: dict[str, Any] = {
+    **GATE_RESULT,
+    "gate_id": "gates/test_drift.py::test_drift_budget[noise]",
+    "gate": "drift_budget",
+    "family": "drift",
+    "params": {},
+    "status": "missing",
+    "measured": None,
+    "threshold": None,
+    "message": "no result recorded",
+    "reason": "worker crashed",
+    "evidence": {},
+}
+
+FACTS: dict[str, dict[str, Any]] = {
+    "release_decision": {
+        "run_id": RUN_ID,
+        "decision": "APPROVE",
+        "exit_code": 0,
+        "failed_gates": [],
+        "errored_gates": [],
+        "missing_gates": [],
+        "not_applicable_gates": ["gates/test_probe.py::test_factor_probe[none]"],
+        "passed_gates": [GATE_RESULT["gate_id"]],
+        "contract_sha256": CONTRACT_SHA,
+        "subject": SUBJECT,
+        "counts": {"passed": 1, "not_applicable": 1, "failed": 0},
+    },
+    "acceptance": {"run_id": RUN_ID, "contract_sha256": CONTRACT_SHA, "gates": [GATE_RESULT, MISSING_GATE]},
+    "gate_evidence": {"run_id": RUN_ID, "result": GATE_RESULT},
+    "risk_log": {
+        "run_id": RUN_ID,
+        "risks": [
+            {
+                "risk": "representation_collapse",
+                "description": "Embeddings lose diversity while the loss still decreases.",
+                "controls": [
+                    {"control": "variance floor and mean cosine ceiling", "gates": ["variance_floor", "mean_cosine"]},
+                    {"control": "effective rank monitoring", "gates": []},
+                ],
+            }
+        ],
+    },
+    "run_manifest": {
+        "run_id": RUN_ID,
+        "started_utc": "2026-02-17T13:40:16.185419+00:00",
+        "finished_utc": "2026-02-17T13:40:29Z",
+        "contract_sha256": CONTRACT_SHA,
+        "config_sha256": CONFIG_SHA,
+        "subject": SUBJECT,
+        "environment": environment_fingerprint(),
+        "git_commit": None,
+        "artifacts": [
+            {
+                "path": "acceptance.json",
+                "sha256": "d" * 64,
+                "bytes": 1234,
+                "schema_id": "urn:mmgate:schema:acceptance:1.0.0",
+            },
+            {"path": "plots/retrieval.png", "sha256": "e" * 64, "bytes": 99, "schema_id": None},
+        ],
+    },
+    "hash_ledger": {
+        "run_id": RUN_ID,
+        "algorithm": "sha256",
+        "files": [{"path": "acceptance.json", "sha256": "d" * 64, "bytes": 1234}],
+    },
+}
+
+ENVELOPE: dict[str, Any] = {
+    "assumptions": {"scope": "synthetic world; proxies approximate deployment"},
+    "open_items": ["transfer to large pretrained encoders"],
+    "analysis": "All required gates passed under the pre-specified contract.",
+    "draft_output": {"recommendation": "release"},
+    "questions_to_verify": ["Do the canary pairs cover the deployment domain?"],
+}
+
+CONFIG_TEXT = '[tool.mmgate]\ntop1_min = 0.55\napi_key = "sk-live-123"\n'
+
+
+def sample_report(kind: str) -> dict[str, Any]:
+    """A fresh, valid report of ``kind``."""
+    return strict_report(kind, copy.deepcopy(FACTS[kind]), **copy.deepcopy(ENVELOPE))
+
+
+def build_bundle(out_dir: Path, schemas: SchemaSet | None = None) -> Bundle:
+    """A complete small bundle: every report kind, a config log, a plot, HTML and Markdown."""
+    writer = BundleWriter(out_dir, RUN_ID, schemas=schemas)
+    for kind in ("release_decision", "acceptance", "risk_log"):
+        writer.write_report(f"{kind}.json", sample_report(kind))
+    writer.write_report("evidence/retrieval_top1-0123456789.json", sample_report("gate_evidence"))
+    record = config_log_record("pyproject.toml", CONFIG_TEXT, recorded_utc="2026-02-17T13:40:16Z")
+    writer.write_records("config_log.jsonl", "config_log_record", [record, record])
+    writer.write_bytes("plots/retrieval.png", b"\x89PNG\r\n\x1a\nnot-really-a-png")
+    writer.write_text("report.html", "<!doctype html><title>mmgate</title>")
+    writer.write_text("summary.md", "# mmgate\nAPPROVE\n")
+    manifest = {key: value for key, value in FACTS["run_manifest"].items() if key != "artifacts"}
+    return writer.finalize(manifest, **copy.deepcopy(ENVELOPE))
