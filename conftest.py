@@ -1,3 +1,10 @@
-"""Project-wide pytest configuration: the pytester fixture drives the plugin end to end."""
+"""Project-wide test configuration: a derandomized Hypothesis profile, so the suite (and CI) is
+reproducible run to run; ``HYPOTHESIS_PROFILE=dev`` explores fresh examples instead."""
 
-pytest_plugins = ["pytester"]
+import os
+
+from hypothesis import settings
+
+settings.register_profile("ci", derandomize=True, database=None, deadline=None)
+settings.register_profile("dev", deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

@@ -13,6 +13,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from mmgate.catalogue import GATES
 from mmgate.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -20,26 +21,7 @@ if sys.version_info >= (3, 11):
 else:
     import tomli as tomllib
 
-GATE_NAMES = (
-    "retrieval_top1",
-    "retrieval_top5",
-    "symmetry_gap",
-    "mean_cosine",
-    "variance_floor",
-    "effective_rank",
-    "hubness",
-    "rank_divergence",
-    "norm_divergence",
-    "mi_probe",
-    "cca_probe",
-    "numerical_health",
-    "determinism",
-    "split_hygiene",
-    "leakage_alarm",
-    "noise_slope",
-    "corruption_slope",
-    "counterfactual_drop",
-)
+GATE_NAMES = tuple(spec.name for spec in GATES)
 # Gates that apply only when the subject supports them (labels, training data, perturbations).
 CONDITIONAL_GATES = frozenset({
     "mi_probe", "cca_probe", "split_hygiene", "leakage_alarm", "noise_slope", "corruption_slope",
@@ -63,6 +45,7 @@ GATE_THRESHOLDS: Mapping[str, tuple[str, str]] = MappingProxyType({
     "noise_slope": ("<=", "max_noise_slope"),
     "corruption_slope": ("<=", "max_corruption_slope"),
     "counterfactual_drop": ("<=", "max_counterfactual_drop"),
+    "leakage_alarm": ("<=", "max_leakage_correlation"),
 })
 CONTRACT_EXTENSIONS = (".toml", ".json")
 
@@ -82,6 +65,7 @@ _FLOAT_RANGES: Mapping[str, tuple[float | None, float | None, bool, bool]] = Map
     "max_hubness_concentration": (0.0, 1.0, False, False),
     "max_rank_divergence": (0.0, None, False, False),
     "max_norm_divergence": (0.0, None, False, False),
+    "max_leakage_correlation": (0.0, 1.0, False, False),
     "bootstrap_alpha": (0.0, 0.5, True, True),
 })
 _MIN_RESAMPLES = 100
@@ -206,6 +190,7 @@ class Contract:
     max_hubness_concentration: float = 0.25
     max_rank_divergence: float = 0.35
     max_norm_divergence: float = 0.5
+    max_leakage_correlation: float = 0.35
     bootstrap_resamples: int = 1000
     bootstrap_alpha: float = 0.05
     retrieval_ks: tuple[int, ...] = (1, 5)

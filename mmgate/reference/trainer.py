@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from mmgate.errors import ConfigError
 from mmgate.reference.config import DEFAULT_ALIGNER, DEFAULT_TRAINING, AlignerConfig, TrainConfig
@@ -107,7 +108,16 @@ def train_reference(world: World, aligner: AlignerConfig = DEFAULT_ALIGNER,
     The train split is used as the world pairs it (pairing corruption reaches training). History
     entries hold the val snapshot plus the mean train loss and per-tower gradient norms since the
     previous entry, and how far each tower's parameters moved (0.0 for a stopped tower).
+
+    Runs on one BLAS thread: the batch-sized products are about 10x faster that way than on a
+    thread pool (which xdist workers would also oversubscribe), and results are bit-identical.
     """
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _train(world, aligner, training, seed)
+
+
+def _train(world: World, aligner: AlignerConfig, training: TrainConfig, seed: int) -> TrainResult:
+    """The training loop of :func:`train_reference`."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ConfigError(f"seed: expected a non-negative integer, got {seed!r}")
     seed = int(seed)

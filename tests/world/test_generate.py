@@ -40,7 +40,7 @@ def default_world():
 def test_default_world_has_the_configured_shapes_and_dtypes(default_world):
     w = default_world
     assert isinstance(w, World) and w.config == DEFAULT_WORLD and w.seed == 0
-    for name, n in (("train", 1024), ("val", 256), ("test", 256)):
+    for name, n in (("train", 4096), ("val", 256), ("test", 256)):
         s = w.split(name)
         assert s.name == name and len(s) == n
         assert s.images.shape == (n, 16, 16) and s.images.dtype == np.float32

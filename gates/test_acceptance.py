@@ -1,0 +1,19 @@
+"""Acceptance gates: retrieval in both directions and the symmetry gap (chapter-3 AcceptCfg)."""
+
+
+def test_retrieval_top1(gate, measured, direction):
+    value, ci = measured.recall(direction, 1)
+    gate.check(f"{direction} recall@1", value, gate.threshold(), ci=ci,
+               evidence=measured.retrieval_evidence(direction))
+
+
+def test_retrieval_top5(gate, measured, direction):
+    value, ci = measured.recall(direction, 5)
+    gate.check(f"{direction} recall@5", value, gate.threshold(), ci=ci,
+               evidence=measured.retrieval_evidence(direction))
+
+
+def test_symmetry_gap(gate, measured):
+    value, ci = measured.symmetry_gap()
+    gate.check("|image_to_text - text_to_image| recall@1", value, gate.threshold(), ci=ci,
+               evidence={"snapshot": measured.snapshot()})

@@ -1,0 +1,38 @@
+"""Geometry gates: collapse (mean cosine, variance floor, effective rank), hubness, and the
+divergence of rank and norm between the two towers."""
+
+
+def test_mean_cosine(gate, measured, modality):
+    geometry = measured.geometry(modality)
+    gate.check(f"{modality} mean off-diagonal cosine", geometry["mean_cosine"], gate.threshold(),
+               evidence=geometry)
+
+
+def test_variance_floor(gate, measured, modality):
+    geometry = measured.geometry(modality)
+    gate.check(f"{modality} minimum coordinate variance", geometry["variance"]["min"],
+               gate.threshold(), evidence=geometry)
+
+
+def test_effective_rank(gate, measured, modality):
+    geometry = measured.geometry(modality)
+    gate.check(f"{modality} effective rank", geometry["effective_rank"], gate.threshold(),
+               evidence=geometry)
+
+
+def test_hubness(gate, measured, direction):
+    hubness = measured.hubness(direction)
+    gate.check(f"{direction} top-1 target concentration", hubness["concentration"],
+               gate.threshold(), evidence=hubness)
+
+
+def test_rank_divergence(gate, measured):
+    divergence = measured.divergence()
+    gate.check("effective-rank divergence between the towers", divergence["rank_divergence"],
+               gate.threshold(), evidence=divergence)
+
+
+def test_norm_divergence(gate, measured):
+    divergence = measured.divergence()
+    gate.check("pre-normalisation norm divergence between the towers",
+               divergence["norm_divergence"], gate.threshold(), evidence=divergence)

@@ -1,0 +1,20 @@
+"""Hygiene gates of the synthetic world: disjoint splits and no index-like cue in the inputs."""
+
+BUILTIN_ONLY = ("needs the synthetic world's splits and raw inputs; a user canary has no training "
+                "split to compare against")
+
+
+def test_split_hygiene(gate, mmgate_context, seed):
+    if not mmgate_context.builtin:
+        gate.not_applicable(BUILTIN_ONLY)
+    report = mmgate_context.split_hygiene(seed)
+    gate.check("items shared between train, validation and test", report["overlapping_items"],
+               gate.threshold("==", 0), evidence=report)
+
+
+def test_leakage_alarm(gate, mmgate_context, seed):
+    if not mmgate_context.builtin:
+        gate.not_applicable(BUILTIN_ONLY)
+    alarm = mmgate_context.leakage_alarm(seed)
+    gate.check("max |correlation| of an input feature with item-index parity", alarm["max_abs_corr"],
+               gate.threshold(), evidence=alarm)

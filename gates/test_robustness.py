@@ -1,0 +1,32 @@
+"""Robustness and counterfactual gates of the built-in subject: noise asymmetry, training-pair
+corruption and a shared shortcut cue, each measured by regenerating the world with one knob turned."""
+
+from mmgate import robustness
+
+BUILTIN_ONLY = ("needs a subject whose world can be regenerated with a knob turned (the built-in "
+                "reference aligner); perturbation operators for user subjects are not available yet")
+
+
+def test_noise_slope(gate, mmgate_context, seed):
+    if not mmgate_context.builtin:
+        gate.not_applicable(BUILTIN_ONLY)
+    sweep = robustness.noise_slope(mmgate_context.trainer, mmgate_context.world_config, seed)
+    gate.check("top-1 lost per unit of added image noise", sweep["slope"], gate.threshold(),
+               evidence=sweep)
+
+
+def test_corruption_slope(gate, mmgate_context, seed):
+    if not mmgate_context.builtin:
+        gate.not_applicable(BUILTIN_ONLY)
+    effect = robustness.corruption_slope(mmgate_context.trainer, mmgate_context.world_config, seed)
+    gate.check("clean top-1 lost per unit of training-pair corruption", effect["slope"],
+               gate.threshold(), evidence=effect)
+
+
+def test_counterfactual_drop(gate, mmgate_context, seed, confounder):
+    if not mmgate_context.builtin:
+        gate.not_applicable(BUILTIN_ONLY)
+    effect = robustness.counterfactual_drop(mmgate_context.trainer, mmgate_context.world_config,
+                                            seed, confounder)
+    gate.check(f"top-1 lost when the {confounder} cue is removed", effect["drop"], gate.threshold(),
+               evidence=effect)

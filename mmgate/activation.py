@@ -1,0 +1,35 @@
+"""Turning ``--mmgate`` on: read the run spec, load the gate fixtures, point collection at the
+gates and, in the controlling process only, register the session that decides and writes."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from threadpoolctl import threadpool_limits
+
+from mmgate import options
+from mmgate.context import RunContext
+from mmgate.progress import TerminalProgress
+from mmgate.resources import gates_dir
+from mmgate.runspec import read_runspec
+from mmgate.session import GateSession
+from mmgate.stash import CONTEXT_KEY
+
+
+def activate(config: pytest.Config) -> None:
+    """Configure this process for a gated run."""
+    if str(config.rootpath) not in sys.path:
+        sys.path.insert(0, str(config.rootpath))  # so --mmgate-subject finds the project's modules
+    spec = read_runspec(options.cli_values(config), config.rootpath)
+    controller = not hasattr(config, "workerinput")
+    config.stash[CONTEXT_KEY] = RunContext(spec, TerminalProgress(config) if controller else None)
+    config.pluginmanager.import_plugin("mmgate.fixtures")
+    if config.args_source != pytest.Config.ArgsSource.ARGS:
+        config.args[:] = [str(gates_dir())]
+    if getattr(config.option, "dist", "no") == "load":
+        config.option.dist = "loadgroup"  # keep each seed's gates, and its training, on one worker
+    if not controller:
+        threadpool_limits(limits=1, user_api="blas")  # the workers are the parallelism
+    if controller:
+        config.pluginmanager.register(GateSession(config, spec), "mmgate-session")

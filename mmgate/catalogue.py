@@ -1,0 +1,113 @@
+"""The gate catalogue: every gate's name, family and parameter axes, the single source of truth
+for both the parametrization of the gate tests and the controller's list of expected evidence."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+DIRECTIONS = ("image_to_text", "text_to_image")
+MODALITIES = ("image", "text")
+CONFOUNDERS = ("parity", "bucket")
+
+
+@dataclass(frozen=True)
+class GateSpec:
+    """One gate: ``test_<name>`` in ``gates/`` is parametrized over ``axes``."""
+
+    name: str
+    family: str
+    axes: tuple[str, ...]
+    module: str
+    meaning: str
+
+    @property
+    def test_name(self) -> str:
+        return f"test_{self.name}"
+
+    def gate_id(self, case_id: str) -> str:
+        """Install-independent id, e.g. ``gates/test_acceptance.py::test_retrieval_top1[seed0-...]``."""
+        return f"gates/{self.module}::{self.test_name}[{case_id}]"
+
+
+GATES: tuple[GateSpec, ...] = (
+    GateSpec("retrieval_top1", "acceptance", ("seed", "direction"), "test_acceptance.py",
+             "the true partner must rank first often enough in each direction"),
+    GateSpec("retrieval_top5", "acceptance", ("seed", "direction"), "test_acceptance.py",
+             "the true partner must be among the top five often enough in each direction"),
+    GateSpec("symmetry_gap", "acceptance", ("seed",), "test_acceptance.py",
+             "image-to-text and text-to-image top-1 must agree: a gap means one modality dominates"),
+    GateSpec("mean_cosine", "geometry", ("seed", "modality"), "test_geometry.py",
+             "a high mean cosine between unrelated items means the space is collapsing to a cone"),
+    GateSpec("variance_floor", "geometry", ("seed", "modality"), "test_geometry.py",
+             "coordinates with no variance are dead directions of a collapsing space"),
+    GateSpec("effective_rank", "geometry", ("seed", "modality"), "test_geometry.py",
+             "a low effective rank means the space uses only a few directions"),
+    GateSpec("hubness", "hubness", ("seed", "direction"), "test_geometry.py",
+             "a few targets retrieved for many queries (hubs) make retrieval unreliable"),
+    GateSpec("rank_divergence", "geometry", ("seed",), "test_geometry.py",
+             "the two modalities should use comparably many directions; divergence signals dominance"),
+    GateSpec("norm_divergence", "geometry", ("seed",), "test_geometry.py",
+             "diverging pre-normalisation norms signal an imbalance between the towers"),
+    GateSpec("mi_probe", "probe", ("seed",), "test_probes.py",
+             "embeddings must carry information about the known factors beyond a permutation null"),
+    GateSpec("cca_probe", "probe", ("seed",), "test_probes.py",
+             "the two modalities must share linearly aligned structure"),
+    GateSpec("numerical_health", "health", ("seed", "modality"), "test_health.py",
+             "embeddings must be finite and non-zero for every item"),
+    GateSpec("determinism", "health", ("seed", "modality"), "test_health.py",
+             "embedding the canary twice must give identical arrays"),
+    GateSpec("split_hygiene", "hygiene", ("seed",), "test_hygiene.py",
+             "train, validation and test items must not overlap"),
+    GateSpec("leakage_alarm", "hygiene", ("seed",), "test_hygiene.py",
+             "no input feature may track an index-like cue (a shortcut waiting to be learned)"),
+    GateSpec("noise_slope", "robustness", ("seed",), "test_robustness.py",
+             "top-1 may only degrade slowly as image noise grows while text stays clean"),
+    GateSpec("corruption_slope", "robustness", ("seed",), "test_robustness.py",
+             "training on partly mispaired data may only cost top-1 slowly"),
+    GateSpec("counterfactual_drop", "counterfactual", ("seed", "confounder"), "test_robustness.py",
+             "a model trained with a shared shortcut must not lose its retrieval when it is removed"),
+)
+
+GATE_BY_NAME = {spec.name: spec for spec in GATES}
+GATE_BY_TEST = {spec.test_name: spec for spec in GATES}
+
+
+def axis_values(axis: str, seeds: int) -> tuple[object, ...]:
+    """The values an axis takes for a run with ``seeds`` seeds."""
+    if axis == "seed":
+        return tuple(range(seeds))
+    if axis == "direction":
+        return DIRECTIONS
+    if axis == "modality":
+        return MODALITIES
+    if axis == "confounder":
+        return CONFOUNDERS
+    raise KeyError(f"unknown gate axis {axis!r}")
+
+
+def axis_id(axis: str, value: object) -> str:
+    """Readable id fragment, e.g. ``seed0`` or ``image_to_text``."""
+    return f"seed{value}" if axis == "seed" else str(value)
+
+
+def cases(spec: GateSpec, seeds: int) -> list[tuple[dict, str]]:
+    """All (params, id) pairs of a gate, in a fixed order."""
+    grids = [axis_values(axis, seeds) for axis in spec.axes]
+    out = []
+    for combo in itertools.product(*grids):
+        params = dict(zip(spec.axes, combo))
+        out.append((params, "-".join(axis_id(a, v) for a, v in params.items())))
+    return out
+
+
+def expected_gates(seeds: int) -> dict[str, tuple[GateSpec, dict, str]]:
+    """Every gate case of a complete run: ``test_<gate>[<id>]`` -> (spec, params, gate id)."""
+    return {f"{spec.test_name}[{case_id}]": (spec, params, spec.gate_id(case_id))
+            for spec in GATES for params, case_id in cases(spec, seeds)}
+
+
+def gate_key(nodeid: str) -> str:
+    """The catalogue key of a pytest node id: its last ``::`` component, without the ``@group``
+    suffix that xdist's loadgroup scheduling appends."""
+    return nodeid.rsplit("::", 1)[-1].split("@", 1)[0]

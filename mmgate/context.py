@@ -1,0 +1,118 @@
+"""Per-process state of a gated run: the subject(s), embeddings and measurements, each built once.
+
+Every gate in a worker process shares one RunContext, so the subject is built (or the reference
+aligner trained) once per seed and the canary embedded once per (subject, set, perturbation, seed).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from mmgate.builtin import ReferenceTrainer
+from mmgate.embedding import EmbeddingCache, Embeddings, embed_set, embedding_key
+from mmgate.encoders import PairedSet, Subject, build_subject
+from mmgate.errors import MmgateError
+from mmgate.measurements import Measurements
+from mmgate.runspec import RunSpec
+from mmgate.world import (DEFAULT_WORLD, Splits, World, WorldConfig, check_split_hygiene,
+                          leakage_alarm, text_features)
+
+Progress = Callable[[int, int, str], None]
+
+
+class SetupProblem(MmgateError):
+    """The run could not be set up (settings, contract or subject); every gate reports it."""
+
+
+class RunContext:
+    """Builds and memoises what gates measure; raises SetupProblem when the run is unusable."""
+
+    def __init__(self, spec: RunSpec, progress: Progress | None = None,
+                 world_config: WorldConfig = DEFAULT_WORLD) -> None:
+        self.spec = spec
+        self.world_config = world_config
+        self.trainer = ReferenceTrainer()
+        self.embeddings_cache = EmbeddingCache()
+        self._progress = progress
+        self._user_subject: Subject | None = None
+        self._user_error: Exception | None = None
+        self._measurements: dict[tuple[str, int], Measurements] = {}
+
+    @property
+    def builtin(self) -> bool:
+        return self.spec.builtin
+
+    def check_setup(self) -> None:
+        """Raise the first setup problem, so a gate never runs on a half-configured run."""
+        if self.spec.problems:
+            raise SetupProblem("; ".join(self.spec.problems))
+
+    def subject(self, seed: int) -> Subject:
+        """The subject gated at ``seed``: a freshly seeded reference model, or the user's subject."""
+        self.check_setup()
+        if self.builtin:
+            return self.trainer.subject(seed, self.world_config)
+        if self._user_subject is None:
+            if self._user_error is not None:
+                raise SetupProblem(f"subject could not be built: {self._user_error}")
+            try:
+                self._user_subject = build_subject(self.spec.settings.subject)
+            except MmgateError as exc:
+                self._user_error = exc
+                raise
+        return self._user_subject
+
+    def embed(self, subject: Subject, paired_set: PairedSet, perturbation: str = "clean",
+              seed: int = 0) -> Embeddings:
+        """Embeddings of ``paired_set`` by ``subject``, computed once per process and key."""
+        key = embedding_key(subject, paired_set, perturbation, seed)
+        return self.embeddings_cache.get_or_compute(
+            key, lambda: embed_set(subject.encoder, paired_set, self.spec.settings.batch_size,
+                                   self._progress))
+
+    def embed_fresh(self, subject: Subject) -> Embeddings:
+        """A second, uncached embedding pass of the canary (for the determinism gate)."""
+        return embed_set(subject.encoder, subject.canary, self.spec.settings.batch_size)
+
+    def measurements(self, seed: int) -> Measurements:
+        """The panel measurements of the seed's subject on its canary."""
+        subject = self.subject(seed)
+        key = (subject.name, seed)
+        if key not in self._measurements:
+            embeddings = self.embed(subject, subject.canary)
+            self._measurements[key] = Measurements(embeddings, subject.canary, self.spec.contract, seed)
+        return self._measurements[key]
+
+    def split_hygiene(self, seed: int) -> dict:
+        """Overlap of the synthetic world's splits, and how many test items repeat a train combination."""
+        world = self.trainer.world(self.world_config, seed)
+        parts = {name: world.split(name).index for name in ("train", "val", "test")}
+        overlapping = sum(np.intersect1d(parts[a], parts[b]).size
+                          for a, b in (("train", "val"), ("train", "test"), ("val", "test")))
+        report = {"sizes": {name: int(idx.size) for name, idx in parts.items()},
+                  "overlapping_items": int(overlapping)}
+        if overlapping == 0:
+            report.update(check_split_hygiene(Splits(**parts), _factor_tuples(world)))
+        return report
+
+    def leakage_alarm(self, seed: int) -> dict:
+        """The chapter-3 index-cue alarm on the training inputs of the seed's world."""
+        world = self.trainer.world(self.world_config, seed)
+        train = world.train
+        alarm = leakage_alarm(train.images, text_features(train.tokens, self.world_config.vocab_size),
+                              train.confounders["parity"], self.spec.contract.max_leakage_correlation)
+        return {**alarm, "cue": "item-index parity",
+                "max_abs_corr": max(alarm["max_abs_corr_img"], alarm["max_abs_corr_txt"])}
+
+
+def _factor_tuples(world: World) -> np.ndarray:
+    """(n_items, n_factors) factor labels of every world item, indexed by item index."""
+    splits = [world.split(name) for name in ("train", "val", "test")]
+    n = sum(len(split) for split in splits)
+    names = sorted(splits[0].factors)
+    tuples = np.zeros((n, len(names)), dtype=np.int64)
+    for split in splits:
+        tuples[split.index] = np.stack([split.factors[name] for name in names], axis=1)
+    return tuples

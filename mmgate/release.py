@@ -1,0 +1,168 @@
+"""Writing a decided run as its audit bundle: strict reports, plots, HTML, Markdown, manifest."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from mmgate.bundle import Bundle, BundleWriter, safe_file_stem
+from mmgate.canonical import canonical_json
+from mmgate.decision import Decision
+from mmgate.environment import environment_fingerprint, git_commit
+from mmgate.html_report import render_html
+from mmgate.plots import render_snapshot_plots
+from mmgate.redact import config_log_record
+from mmgate.reports import strict_report
+from mmgate.results import GateResult
+from mmgate.risks import RISKS
+from mmgate.runspec import RunSpec
+from mmgate.summary_md import render_summary
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """Everything about a finished run that the bundle states, besides the gate results."""
+
+    run_id: str
+    started_utc: str
+    finished_utc: str
+    spec: RunSpec
+    subject: Mapping[str, Any]
+    rootdir: Path
+
+
+def contract_sha256(spec: RunSpec) -> str:
+    """The hash the decision cites: the loaded contract's, or the raw file's when it was rejected."""
+    declared = [text for source, text in spec.config_texts
+                if spec.settings.contract_path is not None and source == str(spec.settings.contract_path)]
+    if any(problem.startswith("contract:") for problem in spec.problems) and declared:
+        return hashlib.sha256(declared[0].encode("utf-8")).hexdigest()
+    return spec.contract.sha256()
+
+
+def decision_facts(record: RunRecord, decision: Decision) -> dict[str, Any]:
+    return {
+        "run_id": record.run_id,
+        "decision": decision.decision,
+        "exit_code": decision.exit_code,
+        "failed_gates": list(decision.failed),
+        "errored_gates": list(decision.errored),
+        "missing_gates": list(decision.missing),
+        "not_applicable_gates": list(decision.not_applicable),
+        "passed_gates": list(decision.passed),
+        "contract_sha256": contract_sha256(record.spec),
+        "subject": dict(record.subject),
+        "counts": decision.counts(),
+    }
+
+
+def write_bundle(record: RunRecord, decision: Decision) -> Bundle:
+    """Write every artifact of the run, then the manifest and ledger; return the final bundle."""
+    writer = BundleWriter(record.spec.settings.out_dir, record.run_id)
+    results = [result.to_json() for result in decision.results]
+    facts = decision_facts(record, decision)
+    for result in decision.results:
+        writer.write_report(f"evidence/{safe_file_stem(result.gate_id)}.json", _evidence_report(record, result))
+    writer.write_report("acceptance.json", _acceptance_report(record, results))
+    writer.write_report("release_decision.json", _decision_report(record, decision, facts))
+    writer.write_report("risk_log.json", _risk_report(record, decision))
+    writer.write_records("config_log.jsonl", "config_log_record",
+                         [config_log_record(source, text, recorded_utc=record.started_utc)
+                          for source, text in record.spec.config_texts])
+    plots = _plots(decision.results)
+    for name, png in plots.items():
+        writer.write_bytes(f"plots/{name}", png)
+    writer.write_text("report.html", render_html(facts, results, plots))
+    writer.write_text("summary.md", render_summary(facts, results))
+    return writer.finalize(
+        _manifest_facts(record),
+        assumptions={"environment": "Versions are read from the installed distributions of this process."},
+        open_items=list(record.spec.problems),
+        analysis=f"Run {record.run_id} gated subject {record.subject.get('name')!r}: {decision.decision}.",
+        draft_output={"decision": decision.decision},
+        questions_to_verify=["Does the contract hash match the contract approved for this release?"],
+    )
+
+
+def _manifest_facts(record: RunRecord) -> dict[str, Any]:
+    config_json = canonical_json(record.spec.settings.to_dict())
+    return {
+        "run_id": record.run_id,
+        "started_utc": record.started_utc,
+        "finished_utc": record.finished_utc,
+        "contract_sha256": contract_sha256(record.spec),
+        "config_sha256": hashlib.sha256(config_json.encode("utf-8")).hexdigest(),
+        "subject": dict(record.subject),
+        "environment": environment_fingerprint(),
+        "git_commit": git_commit(record.rootdir),
+    }
+
+
+def _evidence_report(record: RunRecord, result: GateResult) -> dict[str, Any]:
+    return strict_report(
+        "gate_evidence",
+        {"run_id": record.run_id, "result": result.to_json()},
+        assumptions={"measurement": "Numbers were computed in this run from the subject's embeddings."},
+        open_items=[] if result.status in ("passed", "failed") else [result.message],
+        analysis=result.message,
+        draft_output={"status": result.status},
+        questions_to_verify=["Is the threshold appropriate for the downstream use of this model?"],
+    )
+
+
+def _acceptance_report(record: RunRecord, results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    failing = [r["gate_id"] for r in results if r["status"] in ("failed", "error")]
+    return strict_report(
+        "acceptance",
+        {"run_id": record.run_id, "contract_sha256": contract_sha256(record.spec), "gates": list(results)},
+        assumptions={"contract": "Thresholds were fixed before the run and are identified by their hash."},
+        open_items=failing,
+        analysis=f"{len(results)} gate cases evaluated; {len(failing)} failed or errored.",
+        draft_output={"failing_gates": failing},
+        questions_to_verify=["Do the acceptance gates reflect the operational risk tolerance?"],
+    )
+
+
+def _decision_report(record: RunRecord, decision: Decision, facts: Mapping[str, Any]) -> dict[str, Any]:
+    reasons = {
+        "APPROVE": "every required gate ran and every gate that ran passed",
+        "REJECT": "at least one gate failed or errored",
+        "INCOMPLETE": "no gate failed, but required gates produced no evidence",
+    }
+    return strict_report(
+        "release_decision",
+        facts,
+        assumptions={"rule": "APPROVE iff every required gate ran and passed; missing evidence is never a pass."},
+        open_items=[*decision.missing_required, *record.spec.problems],
+        analysis=f"{decision.decision}: {reasons[decision.decision]}.",
+        draft_output={"decision": decision.decision, "exit_code": decision.exit_code},
+        questions_to_verify=["Has a reviewer read the failing and missing gates before acting on this decision?"],
+    )
+
+
+def _risk_report(record: RunRecord, decision: Decision) -> dict[str, Any]:
+    status_by_gate: dict[str, set[str]] = {}
+    for result in decision.results:
+        status_by_gate.setdefault(result.gate, set()).add(result.status)
+    uncovered = sorted({gate for risk in RISKS for control in risk["controls"] for gate in control["gates"]
+                        if status_by_gate.get(gate, {"missing"}) <= {"missing", "skipped", "not_applicable"}})
+    return strict_report(
+        "risk_log",
+        {"run_id": record.run_id, "risks": [dict(risk) for risk in RISKS]},
+        assumptions={"taxonomy": "Risks follow the multimodal drift taxonomy of the seed book, chapter 3."},
+        open_items=[f"no evidence this run for gate {gate}" for gate in uncovered],
+        analysis=f"{len(RISKS)} risks, each mapped to controls and the gates implementing them.",
+        draft_output={"gates_without_evidence": uncovered},
+        questions_to_verify=["Are there risks specific to this model's deployment that the taxonomy misses?"],
+    )
+
+
+def _plots(results: Sequence[GateResult]) -> dict[str, bytes]:
+    plots: dict[str, bytes] = {}
+    for result in results:
+        snapshot = result.evidence.get("snapshot") if result.gate == "symmetry_gap" else None
+        if snapshot:
+            plots.update(render_snapshot_plots(snapshot))
+    return plots

@@ -1,0 +1,65 @@
+"""What one gated run was asked to do: settings, contract and the problems found reading them.
+
+Reading never raises: a bad option, ``[tool.mmgate]`` table or contract file becomes a problem
+that every gate reports as an error, so the run still ends in a REJECT with a complete bundle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from mmgate.contract import Contract, load_contract
+from mmgate.errors import MmgateError
+from mmgate.settings import Settings, read_pyproject_table, resolve_settings
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Settings and contract of a run, the configuration texts to log, and any setup problems."""
+
+    settings: Settings
+    contract: Contract
+    problems: tuple[str, ...]
+    config_texts: tuple[tuple[str, str], ...]
+
+    @property
+    def builtin(self) -> bool:
+        """Whether the run gates the built-in reference aligner on the synthetic world."""
+        return self.settings.subject is None
+
+
+def read_runspec(cli: Mapping[str, Any], rootdir: Path) -> RunSpec:
+    """Resolve settings (command line over ``[tool.mmgate]``) and load the contract they name."""
+    problems: list[str] = []
+    texts: list[tuple[str, str]] = [("command line", _cli_text(cli))]
+    pyproject = rootdir / "pyproject.toml"
+    table: Mapping[str, Any] = {}
+    try:
+        table = read_pyproject_table(pyproject)
+    except MmgateError as exc:
+        problems.append(f"configuration: {exc}")
+    if table:
+        texts.append((f"{pyproject} [tool.mmgate]", repr(sorted(table.items()))))
+    try:
+        settings = resolve_settings(cli, table, rootdir)
+    except MmgateError as exc:
+        problems.append(f"configuration: {exc}")
+        settings = resolve_settings({}, {}, rootdir)
+    contract = Contract()
+    if settings.contract_path is not None:
+        try:
+            texts.append((str(settings.contract_path), settings.contract_path.read_text("utf-8")))
+        except (OSError, UnicodeDecodeError) as exc:
+            texts.append((str(settings.contract_path), f"<unreadable: {exc}>"))
+        try:
+            contract = load_contract(settings.contract_path)
+        except MmgateError as exc:
+            problems.append(f"contract: {exc}")
+    return RunSpec(settings=settings, contract=contract, problems=tuple(problems),
+                   config_texts=tuple(texts))
+
+
+def _cli_text(cli: Mapping[str, Any]) -> str:
+    return " ".join(f"{key}={value}" for key, value in sorted(cli.items()) if value is not None)

@@ -1,0 +1,97 @@
+"""The controller side of a gated run: collect gate results from the reports (local or from xdist
+workers), decide at session end, write the bundle, print the table and the decision line."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+
+from mmgate.bundle import Bundle
+from mmgate.catalogue import expected_gates, gate_key
+from mmgate.decision import Decision, decide
+from mmgate.intake import merge, subject_notes
+from mmgate.release import RunRecord, write_bundle
+from mmgate.results import GateResult
+from mmgate.runspec import RunSpec
+from mmgate.terminal import decision_line, gate_table
+
+MISSING_REASON = ("the gate did not run: deselected (-k/-m), skipped, interrupted, or lost with a "
+                  "crashed worker")
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def new_run_id() -> str:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return f"mmgate-{stamp}-{uuid.uuid4().hex[:8]}"
+
+
+class GateSession:
+    """Registered as a plugin in the controlling process only; its hooks delegate to the modules."""
+
+    def __init__(self, config: pytest.Config, spec: RunSpec) -> None:
+        self.config = config
+        self.spec = spec
+        self.run_id = new_run_id()
+        self.started_utc = utc_now()
+        self.expected = expected_gates(spec.settings.seeds)
+        self.observed: dict[str, GateResult] = {}
+        self.subjects: dict[int, dict[str, Any]] = {}
+        self.decision: Decision | None = None
+        self.bundle: Bundle | None = None
+        self.bundle_error: str | None = None
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        key = gate_key(report.nodeid)
+        if key not in self.expected:
+            return
+        spec, params, gate_id = self.expected[key]
+        merged = merge(self.observed.get(key), report, spec, params, gate_id,
+                       self.spec.contract.is_required(spec.name))
+        if merged is not None:
+            self.observed[key] = merged
+        for note in subject_notes(report):
+            self.subjects.setdefault(int(note["seed"]), note)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        self.decision = decide(self.observed, self.expected, self.spec.contract.is_required, MISSING_REASON)
+        record = RunRecord(self.run_id, self.started_utc, utc_now(), self.spec,
+                           subject_summary(self.spec, self.subjects), self.config.rootpath)
+        try:
+            self.bundle = write_bundle(record, self.decision)
+        except Exception as exc:  # the decision must still be reported, and never as APPROVE
+            self.bundle_error = f"{type(exc).__name__}: {exc}"
+            session.exitstatus = max(self.decision.exit_code, 1)
+            return
+        session.exitstatus = self.decision.exit_code
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.decision is None:
+            return
+        terminalreporter.section("mmgate")
+        for line in gate_table(self.decision):
+            terminalreporter.write_line(line)
+        if self.bundle_error is not None:
+            terminalreporter.write_line(f"mmgate: bundle could not be written: {self.bundle_error}")
+        for problem in self.spec.problems:
+            terminalreporter.write_line(f"mmgate: setup problem: {problem}")
+        terminalreporter.write_line(decision_line(self.decision, self.bundle))
+
+
+def subject_summary(spec: RunSpec, notes: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """The subject's name and identity; seed-dependent identities (built-in) are listed by seed."""
+    default_name = spec.settings.subject or "mmgate-reference"
+    if not notes:
+        return {"name": default_name, "identity": {}}
+    ordered = [notes[seed] for seed in sorted(notes)]
+    identities = [note["identity"] for note in ordered]
+    if all(identity == identities[0] for identity in identities):
+        return {"name": ordered[0]["name"], "identity": identities[0]}
+    return {"name": ordered[0]["name"],
+            "identity": {f"seed{seed}": notes[seed]["identity"] for seed in sorted(notes)}}

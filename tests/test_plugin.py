@@ -1,0 +1,139 @@
+"""``pytest --mmgate`` end to end (pytester, subprocesses): inert without the flag, a decision line
+and a verifiable bundle with it, and fail-closed decisions on every kind of bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.plugin_support import assert_verified, run_gates, write_subject
+
+pytestmark = pytest.mark.usefixtures("isolated_home")
+
+
+@pytest.fixture
+def isolated_home(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+
+
+def test_without_the_flag_the_plugin_changes_nothing(pytester):
+    pytester.makepyfile(test_plain="def test_ok():\n    assert True\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert "mmgate:" not in result.stdout.str()
+    assert not (pytester.path / "mmgate-out").exists()
+
+
+def test_healthy_user_subject_is_approved_with_a_verified_bundle(pytester):
+    spec = write_subject(pytester, "healthy")
+    run = run_gates(pytester, "--mmgate-subject", spec, "--mmgate-seeds", "2")
+    assert run.decision == "APPROVE", run.output
+    assert run.result.ret == 0
+    mmgate_lines = [line for line in run.result.stdout.lines if line.startswith("mmgate:")]
+    assert mmgate_lines[-1].startswith("mmgate: decision=APPROVE bundle=")
+    assert_verified(run)
+    decision = run.report("release_decision.json")["facts_provided"]
+    assert decision["subject"]["name"] == "fixture-healthy"
+    gates = run.gates()
+    assert gates["gates/test_acceptance.py::test_retrieval_top1[seed1-text_to_image]"]["status"] == "passed"
+    assert gates["gates/test_hygiene.py::test_split_hygiene[seed0]"]["status"] == "not_applicable"
+
+
+def test_failing_threshold_rejects_and_names_value_and_threshold(pytester):
+    spec = write_subject(pytester, "healthy")
+    pytester.makefile(".toml", strict="min_retrieval_top1 = 1.0\nmin_retrieval_top5 = 1.0\n"
+                                      "max_mean_cosine = -0.5\n")
+    run = run_gates(pytester, "--mmgate-subject", spec, "--mmgate-seeds", "1",
+                    "--mmgate-contract", "strict.toml")
+    assert run.decision == "REJECT" and run.result.ret == 10, run.output
+    assert "mean off-diagonal cosine" in run.output and "<= -0.5" in run.output
+    assert_verified(run)
+
+
+def test_contract_hash_in_the_decision_changes_with_a_threshold(pytester):
+    spec = write_subject(pytester, "healthy")
+    pytester.makefile(".json", loose=json.dumps({"min_retrieval_top1": 0.5}))
+    first = run_gates(pytester, "--mmgate-subject", spec, "--mmgate-seeds", "1")
+    second = run_gates(pytester, "--mmgate-subject", spec, "--mmgate-seeds", "1",
+                       "--mmgate-contract", "loose.json")
+    hashes = [run.report("release_decision.json")["facts_provided"]["contract_sha256"]
+              for run in (first, second)]
+    assert hashes[0] != hashes[1]
+    manifest = second.report("run_manifest.json")["facts_provided"]
+    assert manifest["contract_sha256"] == hashes[1]
+
+
+def test_deselecting_a_required_gate_is_incomplete(pytester):
+    spec = write_subject(pytester, "healthy")
+    run = run_gates(pytester, "--mmgate-subject", spec, "--mmgate-seeds", "1", "-k", "not determinism")
+    assert run.decision == "INCOMPLETE" and run.result.ret == 11, run.output
+    decision = run.report("release_decision.json")["facts_provided"]
+    assert any("test_determinism" in gate for gate in decision["missing_gates"])
+    assert_verified(run)
+
+
+def test_serial_and_two_workers_agree_on_decision_and_evidence(pytester):
+    spec = write_subject(pytester, "healthy")
+    serial = run_gates(pytester, "--mmgate-subject", spec, "--mmgate-seeds", "2", "-n", "0")
+    parallel = run_gates(pytester, "--mmgate-subject", spec, "--mmgate-seeds", "2", "-n", "2")
+    assert serial.decision == parallel.decision == "APPROVE"
+    assert serial.gates() == parallel.gates()
+
+
+@pytest.mark.parametrize("mode, args, cause", [
+    ("factory_raises", (), "ValueError: no weights at /models/clip.bin"),
+    ("encoder_raises", (), "RuntimeError: tokenizer exploded"),
+    ("nan", (), "NaN"),
+    ("inf", (), "Inf"),
+    ("zero_rows", (), "zero"),
+    ("one_d", (), "1-D"),
+    ("wrong_rows", (), "rows"),
+    ("dim_changes", ("--mmgate-batch-size", "16"), "dim"),
+])
+def test_bad_subject_is_rejected_with_the_cause_named(pytester, mode, args, cause):
+    spec = write_subject(pytester, mode)
+    run = run_gates(pytester, "--mmgate-subject", spec, "--mmgate-seeds", "1", *args)
+    assert run.decision == "REJECT", run.output
+    assert cause in run.output
+    assert_verified(run)
+    decision = run.report("release_decision.json")["facts_provided"]
+    assert decision["errored_gates"] or decision["failed_gates"]
+
+
+@pytest.mark.parametrize("spec, cause", [
+    ("no_such_module:make", "cannot import module 'no_such_module'"),
+    ("user_subject:absent", "has no attribute 'absent'"),
+    ("not a spec", "expected 'module:callable'"),
+])
+def test_unloadable_subject_factory_is_rejected(pytester, spec, cause):
+    write_subject(pytester, "healthy")
+    run = run_gates(pytester, "--mmgate-subject", spec, "--mmgate-seeds", "1")
+    assert run.decision == "REJECT", run.output
+    assert cause in run.output
+    assert_verified(run)
+
+
+def test_canary_smaller_than_the_largest_k_is_rejected(pytester):
+    spec = write_subject(pytester, "healthy", n=4)
+    run = run_gates(pytester, "--mmgate-subject", spec, "--mmgate-seeds", "1")
+    assert run.decision == "REJECT", run.output
+    assert "fewer than k=5" in run.output
+    assert_verified(run)
+
+
+@pytest.mark.parametrize("content, cause", [
+    ("min_retrieval_top1 = 'high'\n", "min_retrieval_top1"),
+    ("min_retrieval_topone = 0.5\n", "unknown contract key"),
+    ("min_retrieval_top1 = 1.5\n", "min_retrieval_top1"),
+    ("min_retrieval_top1 = \n", "malformed"),
+])
+def test_bad_contract_is_rejected_naming_the_key(pytester, content, cause):
+    spec = write_subject(pytester, "healthy")
+    pytester.makefile(".toml", contract=content)
+    run = run_gates(pytester, "--mmgate-subject", spec, "--mmgate-seeds", "1",
+                    "--mmgate-contract", "contract.toml")
+    assert run.decision == "REJECT", run.output
+    assert cause in run.output
+    assert_verified(run)
