@@ -18,6 +18,8 @@ from mmgate.results import GateResult
 from mmgate.runspec import RunSpec
 from mmgate.terminal import decision_line, gate_table
 
+SUMMARY_EXIT_CODES = (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.INTERRUPTED,
+                      pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED)
 MISSING_REASON = ("the gate did not run: deselected (-k/-m), skipped, interrupted, or lost with a "
                   "crashed worker")
 
@@ -67,12 +69,12 @@ class GateSession:
             self.bundle = write_bundle(record, self.decision)
         except Exception as exc:  # the decision must still be reported, and never as APPROVE
             self.bundle_error = f"{type(exc).__name__}: {exc}"
-            session.exitstatus = max(self.decision.exit_code, 1)
-            return
-        session.exitstatus = self.decision.exit_code
+        session.exitstatus = self.decision.exit_code if self.bundle else max(self.decision.exit_code, 1)
+        if exitstatus not in SUMMARY_EXIT_CODES:  # pytest prints no terminal summary then
+            self.pytest_terminal_summary(self.config.pluginmanager.get_plugin("terminalreporter"))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.decision is None:
+        if self.decision is None or terminalreporter is None:
             return
         terminalreporter.section("mmgate")
         for line in gate_table(self.decision):

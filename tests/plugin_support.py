@@ -17,6 +17,8 @@ DECISION_LINE = re.compile(r"^mmgate: decision=(APPROVE|REJECT|INCOMPLETE) bundl
 # A user subject module: texts are their images' embeddings plus small noise, so a healthy encoder
 # passes; MODE selects one way of breaking it.
 SUBJECT_MODULE = '''
+import os
+
 import numpy as np
 from mmgate import PairedSet, Subject
 
@@ -51,6 +53,10 @@ class Encoder:
     def embed_texts(self, batch):
         if MODE == "encoder_raises":
             raise RuntimeError("tokenizer exploded")
+        if MODE == "interrupt":
+            raise KeyboardInterrupt
+        if MODE == "worker_crash" and os.environ.get("PYTEST_XDIST_WORKER"):
+            os._exit(3)
         self.calls += 1
         rows = np.array([int(t.split()[1]) for t in batch])
         out = self.table[rows] + 0.05 * np.random.default_rng(rows).standard_normal((len(rows), D))

@@ -102,6 +102,21 @@ def test_bad_subject_is_rejected_with_the_cause_named(pytester, mode, args, caus
     assert decision["errored_gates"] or decision["failed_gates"]
 
 
+def test_interrupted_session_is_incomplete_with_a_bundle(pytester):
+    spec = write_subject(pytester, "interrupt")
+    run = run_gates(pytester, "--mmgate-subject", spec, "--mmgate-seeds", "1")
+    assert run.decision == "INCOMPLETE" and run.result.ret == 11, run.output
+    assert_verified(run)
+
+
+def test_crashed_worker_never_approves(pytester):
+    spec = write_subject(pytester, "worker_crash")
+    run = run_gates(pytester, "--mmgate-subject", spec, "--mmgate-seeds", "1", "-n", "2")
+    assert run.decision in ("REJECT", "INCOMPLETE"), run.output
+    assert "crashed" in run.output
+    assert_verified(run)
+
+
 @pytest.mark.parametrize("spec, cause", [
     ("no_such_module:make", "cannot import module 'no_such_module'"),
     ("user_subject:absent", "has no attribute 'absent'"),
