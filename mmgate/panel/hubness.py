@@ -1,0 +1,77 @@
+"""Hubness of cross-modal retrieval, both directions: how unevenly targets occur in the queries'
+top-1 and top-k lists (Radovanovic et al. 2010; measures as in Feldbauer & Flexer 2019).
+
+Definitions, for targets' k-occurrence N_k (times a target is in some query's top-k; mean k):
+``top1_concentration`` = 1 - H(top-1 counts) / log N (0 = every target top-1 once, 1 = one hub);
+``top1_max_share`` = largest top-1 count / N; ``skewness`` = E[(N_k - k)^3] / std^3 (0 if std 0);
+``gini`` of N_k; ``robin_hood`` = sum |N_k - k| / (2 sum N_k) (share of occurrences to move for
+equality); hubs are targets with N_k >= 2k: ``hub_share`` (fraction of targets) and
+``hub_occurrence`` (fraction of all top-k slots they fill); anti-hubs have N_k = 0:
+``antihub_share``. Top-k sets come from argpartition per block of queries (ties broken
+arbitrarily); top-1 is the argmax (lowest index on equal scores).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mmgate.panel.validate import block_rows, neighbour_count, unit_pair
+
+
+def gini(values: np.ndarray) -> float:
+    """Gini coefficient of non-negative values, O(n log n) sorted formula:
+    sum_i (2i - n - 1) x_(i) / (n sum x); 0 for equal values, (n - 1) / n for one holder."""
+    x = np.sort(np.asarray(values, dtype=np.float64))
+    n = x.shape[0]
+    total = x.sum()
+    if total == 0:
+        return 0.0
+    ranks = np.arange(1, n + 1, dtype=np.float64)
+    return float(np.sum((2.0 * ranks - n - 1.0) * x) / (n * total))
+
+
+def occurrence_counts(queries: np.ndarray, targets: np.ndarray, k: int, block: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top-1 counts and k-occurrence counts of each target (unit rows), blockwise over queries."""
+    n = targets.shape[0]
+    top1 = np.zeros(n, dtype=np.int64)
+    k_occ = np.zeros(n, dtype=np.int64)
+    for start in range(0, queries.shape[0], block):
+        scores = queries[start:start + block] @ targets.T
+        top1 += np.bincount(scores.argmax(axis=1), minlength=n)
+        top_k = np.argpartition(scores, n - k, axis=1)[:, n - k:]
+        k_occ += np.bincount(top_k.ravel(), minlength=n)
+    return top1, k_occ
+
+
+def occurrence_summary(top1: np.ndarray, k_occ: np.ndarray, k: int) -> dict[str, float]:
+    """The hubness measures (see module docstring) of one direction's occurrence counts."""
+    n = k_occ.shape[0]
+    p = top1[top1 > 0] / top1.sum()
+    entropy = float(-np.sum(p * np.log(p)))
+    centred = k_occ - float(k)
+    std = float(np.sqrt(np.mean(centred ** 2)))
+    hubs = k_occ >= 2 * k
+    return {
+        "top1_concentration": float(1.0 - entropy / np.log(n)),
+        "top1_max_share": float(top1.max() / top1.sum()),
+        "skewness": float(np.mean(centred ** 3) / std ** 3) if std > 0 else 0.0,
+        "gini": gini(k_occ),
+        "robin_hood": float(np.abs(centred).sum() / (2.0 * k_occ.sum())),
+        "hub_share": float(hubs.mean()),
+        "hub_occurrence": float(k_occ[hubs].sum() / k_occ.sum()),
+        "antihub_share": float(np.mean(k_occ == 0)),
+    }
+
+
+def hubness(z_img: object, z_txt: object, k: int = 10, block_size: int | None = None) -> dict[str, float]:
+    """Hubness measures of both directions on cosine scores: keys ``i2t_<measure>`` (texts as
+    targets of image queries) and ``t2i_<measure>``, plus ``k``; k > N raises InputError."""
+    ui, ut = unit_pair(z_img, z_txt)
+    n = ui.shape[0]
+    k = neighbour_count(k, n)
+    block = block_rows(block_size, n, ui.dtype.itemsize, ui.shape[1])
+    out: dict[str, float] = {"k": float(k)}
+    for direction, queries, targets in (("i2t", ui, ut), ("t2i", ut, ui)):
+        summary = occurrence_summary(*occurrence_counts(queries, targets, k, block), k)
+        out.update({f"{direction}_{name}": value for name, value in summary.items()})
+    return out
