@@ -1,5 +1,7 @@
 """Acceptance gates: retrieval in both directions and the symmetry gap (chapter-3 AcceptCfg)."""
 
+from mmgate.plots import render_snapshot_plots
+
 
 def test_retrieval_top1(gate, measured, direction):
     value, ci = measured.recall(direction, 1)
@@ -15,5 +17,7 @@ def test_retrieval_top5(gate, measured, direction):
 
 def test_symmetry_gap(gate, measured):
     value, ci = measured.symmetry_gap()
+    snapshot = measured.snapshot()
+    gate.attach_plots(render_snapshot_plots(snapshot))
     gate.check("|image_to_text - text_to_image| recall@1", value, gate.threshold(), ci=ci,
-               evidence={"snapshot": measured.snapshot()})
+               evidence={"snapshot": snapshot})

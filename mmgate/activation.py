@@ -27,12 +27,10 @@ def activate(config: pytest.Config) -> None:
     config.pluginmanager.import_plugin("mmgate.fixtures")
     if config.args_source != pytest.Config.ArgsSource.ARGS:
         config.args[:] = [str(gates_dir())]
-    if getattr(config.option, "dist", "no") == "load":
-        config.option.dist = "loadgroup"  # keep each seed's gates, and its training, on one worker
-        if config.option.maxworkerrestart is None:
-            # xdist's group scheduler cannot hand work to a replacement worker (KeyError); a crash
-            # ends the run instead, and the gates it did not run are missing evidence.
-            config.option.maxworkerrestart = "0"
+    if getattr(config.option, "dist", "no") == "load" and config.option.maxworkerrestart is None:
+        # Gates are scheduled by seed (see mmgate.scheduling); xdist's scope scheduler cannot hand
+        # work to a replacement worker, so a crash ends the run and its gates are missing evidence.
+        config.option.maxworkerrestart = "0"
     if not controller:
         threadpool_limits(limits=1, user_api="blas")  # the workers are the parallelism
     if controller:

@@ -109,5 +109,5 @@ def expected_gates(seeds: int) -> dict[str, tuple[GateSpec, dict, str]]:
 
 def gate_key(nodeid: str) -> str:
     """The catalogue key of a pytest node id: its last ``::`` component, without the ``@group``
-    suffix that xdist's loadgroup scheduling appends."""
+    suffix that xdist's ``--dist loadgroup`` appends."""
     return nodeid.rsplit("::", 1)[-1].split("@", 1)[0]

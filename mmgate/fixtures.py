@@ -22,15 +22,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                          ids=[case_id for _, case_id in grid])
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Group gates by seed, so xdist's loadgroup scheduling builds each seed's subject once."""
-    for item in items:
-        callspec = getattr(item, "callspec", None)
-        if getattr(item, "originalname", None) in GATE_BY_TEST and callspec is not None and "seed" in callspec.params:
-            item.add_marker(pytest.mark.xdist_group(f"seed{callspec.params['seed']}"))
-
-
 @pytest.fixture(scope="session")
 def mmgate_context(pytestconfig: pytest.Config) -> RunContext:
     """This process's run context: subject, embeddings and measurements, each built once."""

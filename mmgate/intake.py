@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
 
 from mmgate.catalogue import GateSpec
-from mmgate.recorder import RESULT_PROPERTY, SUBJECT_PROPERTY
+from mmgate.recorder import PLOTS_PROPERTY, RESULT_PROPERTY, SUBJECT_PROPERTY
 from mmgate.results import GateResult
 
 _MAX_REASON = 2000
@@ -22,6 +23,12 @@ def recorded_result(report: pytest.TestReport) -> GateResult | None:
 def subject_notes(report: pytest.TestReport) -> list[dict]:
     """Subject names and identities the gate attached (one per seed it used)."""
     return [dict(value) for name, value in report.user_properties if name == SUBJECT_PROPERTY]
+
+
+def attached_plots(report: pytest.TestReport) -> dict[str, bytes]:
+    """PNG files the gate rendered, by file name."""
+    return {name: base64.b64decode(data) for key, value in report.user_properties
+            if key == PLOTS_PROPERTY for name, data in value.items()}
 
 
 def crash_reason(report: pytest.TestReport) -> str:

@@ -16,7 +16,7 @@ _OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "contract": ("--mmgate-contract", dict(metavar="FILE", default=None,
                                            help="TOML or JSON file overriding contract thresholds")),
     "seeds": ("--mmgate-seeds", dict(metavar="N", type=int, default=None,
-                                     help="seeds each gate is evaluated over (default: 3)")),
+                                     help="seeds each gate is evaluated over (default: 4)")),
     "batch_size": ("--mmgate-batch-size", dict(metavar="N", type=int, default=None,
                                                help="rows per encoder call (default: 256)")),
 }

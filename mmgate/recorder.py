@@ -3,6 +3,7 @@ pytest item (so it travels to the xdist controller on the report) and passes, fa
 
 from __future__ import annotations
 
+import base64
 import math
 from typing import Any, Mapping
 
@@ -14,6 +15,7 @@ from mmgate.results import GateResult, Threshold
 
 RESULT_PROPERTY = "mmgate_result"
 SUBJECT_PROPERTY = "mmgate_subject"
+PLOTS_PROPERTY = "mmgate_plots"
 
 
 class GateRecorder:
@@ -65,6 +67,11 @@ class GateRecorder:
         """Attach the subject's name and identity so the controller can record them."""
         note = {"seed": seed, "name": subject.name, "identity": subject.identity()}
         self._item.user_properties.append((SUBJECT_PROPERTY, note))
+
+    def attach_plots(self, plots: Mapping[str, bytes]) -> None:
+        """Ship rendered PNGs to the controller (rendered here, so xdist workers share the work)."""
+        encoded = {name: base64.b64encode(png).decode("ascii") for name, png in plots.items()}
+        self._item.user_properties.append((PLOTS_PROPERTY, encoded))
 
     def fail(self, message: str, evidence: Mapping[str, Any] | None = None) -> None:
         """Fail the gate on evidence that is not a number against a threshold."""

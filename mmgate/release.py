@@ -12,7 +12,6 @@ from mmgate.canonical import canonical_json
 from mmgate.decision import Decision
 from mmgate.environment import environment_fingerprint, git_commit
 from mmgate.html_report import render_html
-from mmgate.plots import render_snapshot_plots
 from mmgate.redact import config_log_record
 from mmgate.reports import strict_report
 from mmgate.results import GateResult
@@ -31,6 +30,7 @@ class RunRecord:
     spec: RunSpec
     subject: Mapping[str, Any]
     rootdir: Path
+    plots: Mapping[str, bytes]
 
 
 def contract_sha256(spec: RunSpec) -> str:
@@ -71,10 +71,9 @@ def write_bundle(record: RunRecord, decision: Decision) -> Bundle:
     writer.write_records("config_log.jsonl", "config_log_record",
                          [config_log_record(source, text, recorded_utc=record.started_utc)
                           for source, text in record.spec.config_texts])
-    plots = _plots(decision.results)
-    for name, png in plots.items():
+    for name, png in record.plots.items():
         writer.write_bytes(f"plots/{name}", png)
-    writer.write_text("report.html", render_html(facts, results, plots))
+    writer.write_text("report.html", render_html(facts, results, record.plots))
     writer.write_text("summary.md", render_summary(facts, results))
     return writer.finalize(
         _manifest_facts(record),
@@ -157,12 +156,3 @@ def _risk_report(record: RunRecord, decision: Decision) -> dict[str, Any]:
         draft_output={"gates_without_evidence": uncovered},
         questions_to_verify=["Are there risks specific to this model's deployment that the taxonomy misses?"],
     )
-
-
-def _plots(results: Sequence[GateResult]) -> dict[str, bytes]:
-    plots: dict[str, bytes] = {}
-    for result in results:
-        snapshot = result.evidence.get("snapshot") if result.gate == "symmetry_gap" else None
-        if snapshot:
-            plots.update(render_snapshot_plots(snapshot))
-    return plots

@@ -12,7 +12,7 @@ import pytest
 from mmgate.bundle import Bundle
 from mmgate.catalogue import expected_gates, gate_key
 from mmgate.decision import Decision, decide
-from mmgate.intake import merge, subject_notes
+from mmgate.intake import attached_plots, merge, subject_notes
 from mmgate.release import RunRecord, write_bundle
 from mmgate.results import GateResult
 from mmgate.runspec import RunSpec
@@ -44,9 +44,19 @@ class GateSession:
         self.expected = expected_gates(spec.settings.seeds)
         self.observed: dict[str, GateResult] = {}
         self.subjects: dict[int, dict[str, Any]] = {}
+        self.plots: dict[str, bytes] = {}
         self.decision: Decision | None = None
         self.bundle: Bundle | None = None
         self.bundle_error: str | None = None
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
+        """Schedule by seed under xdist's default distribution; other modes stay as asked."""
+        if config.getvalue("dist") != "load":
+            return None
+        from mmgate.scheduling import SeedScheduling
+
+        return SeedScheduling(config, log)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         key = gate_key(report.nodeid)
@@ -59,12 +69,14 @@ class GateSession:
             self.observed[key] = merged
         for note in subject_notes(report):
             self.subjects.setdefault(int(note["seed"]), note)
+        self.plots.update(attached_plots(report))
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self.decision = decide(self.observed, self.expected, self.spec.contract.is_required, MISSING_REASON)
         record = RunRecord(self.run_id, self.started_utc, utc_now(), self.spec,
-                           subject_summary(self.spec, self.subjects), self.config.rootpath)
+                           subject_summary(self.spec, self.subjects), self.config.rootpath,
+                           dict(sorted(self.plots.items())))
         try:
             self.bundle = write_bundle(record, self.decision)
         except Exception as exc:  # the decision must still be reported, and never as APPROVE

@@ -16,7 +16,7 @@ NOTHING = {key: None for key in SETTING_KEYS}
 def test_with_nothing_given_the_defaults_apply_and_out_is_under_the_rootdir() -> None:
     s = resolve_settings(NOTHING, {}, ROOT)
     assert s == Settings(subject=None, out_dir=ROOT / "mmgate-out",
-                         contract_path=None, seeds=3, batch_size=256)
+                         contract_path=None, seeds=4, batch_size=256)
 
 
 def test_pyproject_values_apply_when_the_cli_gives_none() -> None:
@@ -78,7 +78,7 @@ def test_settings_are_validated_on_direct_construction() -> None:
 def test_to_dict_is_json_ready() -> None:
     s = resolve_settings({"contract": "c.toml"}, {}, ROOT)
     assert s.to_dict() == {"subject": None, "out_dir": "/project/mmgate-out",
-                           "contract_path": "/project/c.toml", "seeds": 3, "batch_size": 256}
+                           "contract_path": "/project/c.toml", "seeds": 4, "batch_size": 256}
 
 
 def test_read_pyproject_table_returns_the_tool_mmgate_table(tmp_path) -> None:

@@ -72,7 +72,7 @@ def test_orient_subset_is_bounded_by_the_orientation_count():
 
 
 def test_replace_validates_and_rejects_unknown_fields():
-    assert DEFAULT_WORLD.replace(noise_text=0.1) == CHAPTER3_HARD
+    assert DEFAULT_WORLD.replace(n_train=1024, noise_text=0.1) == CHAPTER3_HARD
     with pytest.raises(ConfigError, match=r"WorldConfig\.noise_text"):
         DEFAULT_WORLD.replace(noise_text=2.0)
     with pytest.raises(ConfigError, match="noise_txt"):
@@ -116,7 +116,7 @@ def test_named_worlds_are_the_default_and_the_chapter3_hard_world():
     assert NAMED_WORLDS["default"] == WorldConfig() == DEFAULT_WORLD
     assert NAMED_WORLDS["chapter3-hard"] is CHAPTER3_HARD
     assert DEFAULT_WORLD.noise_text == 0.02 and CHAPTER3_HARD.noise_text == 0.10
-    assert CHAPTER3_HARD.replace(noise_text=0.02) == DEFAULT_WORLD
+    assert CHAPTER3_HARD.replace(n_train=4096, noise_text=0.02) == DEFAULT_WORLD
     with pytest.raises(TypeError):
         NAMED_WORLDS["mine"] = DEFAULT_WORLD
 
