@@ -10,7 +10,7 @@ BUILTIN_ONLY = ("needs a subject whose world can be regenerated with a knob turn
 def test_noise_slope(gate, mmgate_context, seed):
     if not mmgate_context.builtin:
         gate.not_applicable(BUILTIN_ONLY)
-    sweep = robustness.noise_slope(mmgate_context.trainer, mmgate_context.world_config, seed)
+    sweep = robustness.noise_slope(mmgate_context.trainer, mmgate_context.condition, seed)
     gate.check("top-1 lost per unit of added image noise", sweep["slope"], gate.threshold(),
                evidence=sweep)
 
@@ -18,7 +18,7 @@ def test_noise_slope(gate, mmgate_context, seed):
 def test_corruption_slope(gate, mmgate_context, seed):
     if not mmgate_context.builtin:
         gate.not_applicable(BUILTIN_ONLY)
-    effect = robustness.corruption_slope(mmgate_context.trainer, mmgate_context.world_config, seed)
+    effect = robustness.corruption_slope(mmgate_context.trainer, mmgate_context.condition, seed)
     gate.check("clean top-1 lost per unit of training-pair corruption", effect["slope"],
                gate.threshold(), evidence=effect)
 
@@ -26,7 +26,7 @@ def test_corruption_slope(gate, mmgate_context, seed):
 def test_counterfactual_drop(gate, mmgate_context, seed, confounder):
     if not mmgate_context.builtin:
         gate.not_applicable(BUILTIN_ONLY)
-    effect = robustness.counterfactual_drop(mmgate_context.trainer, mmgate_context.world_config,
+    effect = robustness.counterfactual_drop(mmgate_context.trainer, mmgate_context.condition,
                                             seed, confounder)
     gate.check(f"top-1 lost when the {confounder} cue is removed", effect["drop"], gate.threshold(),
                evidence=effect)

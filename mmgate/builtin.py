@@ -1,15 +1,20 @@
-"""The embedded default subject: the reference aligner trained on the synthetic world.
+"""The built-in subject: the reference aligner trained on the synthetic world under a condition
+(``healthy`` by default: the embedded default).
 
 Each seed reseeds both the world and the training run, so the gates see a distribution of
-healthy models. Training is a pure function of (world config, training config, seed) and
+models. Training is a pure function of (world, architecture, training config, seed) and
 bit-exact, so each worker process may train on its own and still agree with every other.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
+from mmgate.conditions import HEALTHY, Condition
 from mmgate.encoders import PairedSet, Subject
-from mmgate.reference import TrainResult, train_reference
-from mmgate.world import DEFAULT_WORLD, World, WorldConfig, make_world
+from mmgate.reference import (DEFAULT_ALIGNER, DEFAULT_TRAINING, AlignerConfig, ReferenceAligner,
+                              TrainConfig, TrainResult, train_reference)
+from mmgate.world import World, WorldConfig, make_world
 
 BUILTIN_NAME = "mmgate-reference"
 
@@ -26,12 +31,17 @@ def canary_of(world: World) -> PairedSet:
     )
 
 
+def deployed(model: ReferenceAligner, world: WorldConfig) -> ReferenceAligner:
+    """The model as deployed on ``world``: its text pipeline uses that world's preprocessing."""
+    return dataclasses.replace(model, text_scale=world.text_scale, text_shift=world.text_shift)
+
+
 class ReferenceTrainer:
-    """Per-process memo of trained reference models, keyed by (world config, seed)."""
+    """Per-process memo of generated worlds and trained reference models."""
 
     def __init__(self) -> None:
         self._worlds: dict[tuple[str, int], World] = {}
-        self._trained: dict[tuple[str, int], TrainResult] = {}
+        self._trained: dict[tuple[str, str, str, int], TrainResult] = {}
 
     def world(self, config: WorldConfig, seed: int) -> World:
         key = (config.sha256(), seed)
@@ -39,13 +49,19 @@ class ReferenceTrainer:
             self._worlds[key] = make_world(config, seed)
         return self._worlds[key]
 
-    def train(self, config: WorldConfig, seed: int) -> TrainResult:
-        key = (config.sha256(), seed)
+    def train(self, config: WorldConfig, seed: int, aligner: AlignerConfig = DEFAULT_ALIGNER,
+              training: TrainConfig = DEFAULT_TRAINING) -> TrainResult:
+        key = (config.sha256(), aligner.sha256(), training.sha256(), seed)
         if key not in self._trained:
-            self._trained[key] = train_reference(self.world(config, seed), seed=seed)
+            self._trained[key] = train_reference(self.world(config, seed), aligner, training, seed)
         return self._trained[key]
 
-    def subject(self, seed: int, config: WorldConfig = DEFAULT_WORLD) -> Subject:
-        """The built-in subject for one seed: a model trained on that seed's world, its test split."""
-        trained = self.train(config, seed)
-        return Subject(name=BUILTIN_NAME, encoder=trained.model, canary=canary_of(self.world(config, seed)))
+    def model(self, condition: Condition, seed: int) -> ReferenceAligner:
+        """The condition's model at ``seed``, deployed on the condition's evaluation world."""
+        trained = self.train(condition.train_world, seed, condition.aligner, condition.training)
+        return deployed(trained.model, condition.eval_world)
+
+    def subject(self, seed: int, condition: Condition = HEALTHY) -> Subject:
+        """The built-in subject for one seed: the condition's model and its evaluation test split."""
+        return Subject(name=BUILTIN_NAME, encoder=self.model(condition, seed),
+                       canary=canary_of(self.world(condition.eval_world, seed)))

@@ -16,8 +16,7 @@ from mmgate.encoders import PairedSet, Subject, build_subject
 from mmgate.errors import MmgateError
 from mmgate.measurements import Measurements
 from mmgate.runspec import RunSpec
-from mmgate.world import (DEFAULT_WORLD, Splits, World, WorldConfig, check_split_hygiene,
-                          leakage_alarm, text_features)
+from mmgate.world import Splits, World, check_split_hygiene, leakage_alarm, text_features
 
 Progress = Callable[[int, int, str], None]
 
@@ -29,10 +28,9 @@ class SetupProblem(MmgateError):
 class RunContext:
     """Builds and memoises what gates measure; raises SetupProblem when the run is unusable."""
 
-    def __init__(self, spec: RunSpec, progress: Progress | None = None,
-                 world_config: WorldConfig = DEFAULT_WORLD) -> None:
+    def __init__(self, spec: RunSpec, progress: Progress | None = None) -> None:
         self.spec = spec
-        self.world_config = world_config
+        self.condition = spec.condition
         self.trainer = ReferenceTrainer()
         self.embeddings_cache = EmbeddingCache()
         self._progress = progress
@@ -53,7 +51,7 @@ class RunContext:
         """The subject gated at ``seed``: a freshly seeded reference model, or the user's subject."""
         self.check_setup()
         if self.builtin:
-            return self.trainer.subject(seed, self.world_config)
+            return self.trainer.subject(seed, self.condition)
         if self._user_subject is None:
             if self._user_error is not None:
                 raise SetupProblem(f"subject could not be built: {self._user_error}")
@@ -87,7 +85,7 @@ class RunContext:
 
     def split_hygiene(self, seed: int) -> dict:
         """Overlap of the synthetic world's splits, and how many test items repeat a train combination."""
-        world = self.trainer.world(self.world_config, seed)
+        world = self.trainer.world(self.condition.train_world, seed)
         parts = {name: world.split(name).index for name in ("train", "val", "test")}
         overlapping = sum(np.intersect1d(parts[a], parts[b]).size
                           for a, b in (("train", "val"), ("train", "test"), ("val", "test")))
@@ -99,9 +97,9 @@ class RunContext:
 
     def leakage_alarm(self, seed: int) -> dict:
         """The chapter-3 index-cue alarm on the training inputs of the seed's world."""
-        world = self.trainer.world(self.world_config, seed)
-        train = world.train
-        alarm = leakage_alarm(train.images, text_features(train.tokens, self.world_config.vocab_size),
+        config = self.condition.train_world
+        train = self.trainer.world(config, seed).train
+        alarm = leakage_alarm(train.images, text_features(train.tokens, config.vocab_size),
                               train.confounders["parity"], self.spec.contract.max_leakage_correlation)
         return {**alarm, "cue": "item-index parity",
                 "max_abs_corr": max(alarm["max_abs_corr_img"], alarm["max_abs_corr_txt"])}

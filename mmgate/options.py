@@ -11,6 +11,9 @@ _OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "subject": ("--mmgate-subject", dict(metavar="MODULE:CALLABLE", default=None,
                                          help="zero-argument factory returning an mmgate.Subject "
                                               "(default: the built-in reference aligner)")),
+    "builtin": ("--mmgate-builtin", dict(metavar="NAME", default=None,
+                                         help="condition of the built-in subject (default: healthy; "
+                                              "python -m mmgate calibrate runs the others)")),
     "out": ("--mmgate-out", dict(metavar="DIR", default=None,
                                  help="directory receiving the bundles (default: mmgate-out)")),
     "contract": ("--mmgate-contract", dict(metavar="FILE", default=None,

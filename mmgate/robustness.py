@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from mmgate.builtin import ReferenceTrainer
+from mmgate.builtin import ReferenceTrainer, deployed
+from mmgate.conditions import Condition
 from mmgate.panel import retrieval_metrics
 from mmgate.reference import ReferenceAligner
-from mmgate.world import SplitData, WorldConfig
+from mmgate.world import SplitData
 
 NOISE_DELTAS = (0.0, 0.1, 0.2, 0.3, 0.4)
 CORRUPTION_RATE = 0.3
@@ -26,49 +27,52 @@ def degradation_slope(xs: tuple[float, ...], ys: list[float]) -> float:
     return float(-np.polyfit(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float), 1)[0])
 
 
-def noise_slope(trainer: ReferenceTrainer, config: WorldConfig, seed: int,
+def noise_slope(trainer: ReferenceTrainer, condition: Condition, seed: int,
                 deltas: tuple[float, ...] = NOISE_DELTAS) -> dict:
-    """Top-1 of the seed's model as image noise grows by ``deltas`` while texts stay as trained."""
-    model = trainer.train(config, seed).model
-    curve = [top1(model, trainer.world(config.replace(noise_image=config.noise_image + d), seed).test)
+    """Top-1 of the seed's model as image noise grows by ``deltas`` while texts stay as they are."""
+    model = trainer.model(condition, seed)
+    base = condition.eval_world
+    curve = [top1(model, trainer.world(base.replace(noise_image=base.noise_image + d), seed).test)
              for d in deltas]
     return {
-        "noise_image_base": config.noise_image,
+        "noise_image_base": base.noise_image,
         "deltas": list(deltas),
         "top1": curve,
         "slope": degradation_slope(deltas, [point["mean"] for point in curve]),
     }
 
 
-def corruption_slope(trainer: ReferenceTrainer, config: WorldConfig, seed: int,
+def corruption_slope(trainer: ReferenceTrainer, condition: Condition, seed: int,
                      rate: float = CORRUPTION_RATE) -> dict:
     """Clean test top-1 lost per unit of training-pair corruption (random swaps at ``rate``)."""
-    clean_test = trainer.world(config, seed).test
-    clean = top1(trainer.train(config, seed).model, clean_test)
-    corrupted_config = config.replace(pairing="swap", pairing_rate=rate, pairing_splits=("train",))
-    corrupted = top1(trainer.train(corrupted_config, seed).model, clean_test)
+    clean_test = trainer.world(condition.eval_world.replace(pairing="none"), seed).test
+    clean = top1(trainer.model(condition, seed), clean_test)
+    corrupted_world = condition.train_world.replace(pairing="swap", pairing_rate=rate, pairing_splits=("train",))
+    corrupted_model = trainer.train(corrupted_world, seed, condition.aligner, condition.training).model
+    corrupted = top1(deployed(corrupted_model, condition.eval_world), clean_test)
     return {
         "rate": rate,
-        "top1_trained_clean": clean,
+        "top1_trained_as_condition": clean,
         "top1_trained_corrupted": corrupted,
         "slope": (clean["mean"] - corrupted["mean"]) / rate,
     }
 
 
-def counterfactual_drop(trainer: ReferenceTrainer, config: WorldConfig, seed: int,
+def counterfactual_drop(trainer: ReferenceTrainer, condition: Condition, seed: int,
                         confounder: str) -> dict:
     """Top-1 with a shared cue (a marker in both modalities) minus top-1 with it removed.
 
     A model that learned the cue as a shortcut loses much when it is removed; a model trained on
     the factors barely notices either way.
     """
-    model = trainer.train(config, seed).model
-    with_cue = config if config.confounder == confounder else config.replace(confounder=confounder)
+    model = trainer.model(condition, seed)
+    base = condition.eval_world
+    with_cue = base if base.confounder == confounder else base.replace(confounder=confounder)
     present = top1(model, trainer.world(with_cue, seed).test)
     removed = top1(model, trainer.world(with_cue.replace(confounder="none"), seed).test)
     return {
         "confounder": confounder,
-        "trained_with": config.confounder,
+        "trained_with": condition.train_world.confounder,
         "top1_with_cue": present,
         "top1_without_cue": removed,
         "drop": present["mean"] - removed["mean"],

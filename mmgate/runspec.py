@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from mmgate.conditions import HEALTHY, Condition, condition
 from mmgate.contract import Contract, load_contract
 from mmgate.errors import MmgateError
 from mmgate.settings import Settings, read_pyproject_table, resolve_settings
@@ -23,6 +24,7 @@ class RunSpec:
     contract: Contract
     problems: tuple[str, ...]
     config_texts: tuple[tuple[str, str], ...]
+    condition: Condition = HEALTHY
 
     @property
     def builtin(self) -> bool:
@@ -57,8 +59,13 @@ def read_runspec(cli: Mapping[str, Any], rootdir: Path) -> RunSpec:
             contract = load_contract(settings.contract_path)
         except MmgateError as exc:
             problems.append(f"contract: {exc}")
+    chosen = HEALTHY
+    try:
+        chosen = condition(settings.builtin)
+    except MmgateError as exc:
+        problems.append(f"configuration: {exc}")
     return RunSpec(settings=settings, contract=contract, problems=tuple(problems),
-                   config_texts=tuple(texts))
+                   config_texts=tuple(texts), condition=chosen)
 
 
 def _cli_text(cli: Mapping[str, Any]) -> str:

@@ -19,6 +19,7 @@ else:
 # setting key (also its [tool.mmgate] key) -> the command-line flag that sets it.
 CLI_FLAGS: Mapping[str, str] = MappingProxyType({
     "subject": "--mmgate-subject",
+    "builtin": "--mmgate-builtin",
     "out": "--mmgate-out",
     "contract": "--mmgate-contract",
     "seeds": "--mmgate-seeds",
@@ -28,6 +29,7 @@ SETTING_KEYS = tuple(CLI_FLAGS)
 # setting key -> Settings field name.
 _FIELDS: Mapping[str, str] = MappingProxyType({
     "subject": "subject",
+    "builtin": "builtin",
     "out": "out_dir",
     "contract": "contract_path",
     "seeds": "seeds",
@@ -42,6 +44,12 @@ def _spec(where: str, value: Any) -> str | None:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{where}: expected a non-empty 'module:callable' string, got {value!r} "
                           f"({type(value).__name__})")
+    return value
+
+
+def _name(where: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}: expected a non-empty name, got {value!r} ({type(value).__name__})")
     return value
 
 
@@ -65,6 +73,7 @@ def _positive_int(where: str, value: Any) -> int:
 
 _CHECKS: Mapping[str, Callable[[str, Any], Any]] = MappingProxyType({
     "subject": _spec,
+    "builtin": _name,
     "out": _path,
     "contract": _optional_path,
     "seeds": _positive_int,
@@ -81,6 +90,7 @@ class Settings:
     """
 
     subject: str | None = None
+    builtin: str = "healthy"
     out_dir: Path = Path(DEFAULT_OUT)
     contract_path: Path | None = None
     seeds: int = 4  # an even count splits evenly over two xdist workers (one seed's gates per worker)
@@ -88,6 +98,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "subject", _spec("Settings.subject", self.subject))
+        object.__setattr__(self, "builtin", _name("Settings.builtin", self.builtin))
         object.__setattr__(self, "out_dir", _path("Settings.out_dir", self.out_dir))
         object.__setattr__(self, "contract_path",
                            _optional_path("Settings.contract_path", self.contract_path))
@@ -99,6 +110,7 @@ class Settings:
         """JSON-ready form (paths as strings), for the run manifest and the config hash."""
         return {
             "subject": self.subject,
+            "builtin": self.builtin,
             "out_dir": str(self.out_dir),
             "contract_path": None if self.contract_path is None else str(self.contract_path),
             "seeds": self.seeds,

@@ -77,7 +77,7 @@ def test_settings_are_validated_on_direct_construction() -> None:
 
 def test_to_dict_is_json_ready() -> None:
     s = resolve_settings({"contract": "c.toml"}, {}, ROOT)
-    assert s.to_dict() == {"subject": None, "out_dir": "/project/mmgate-out",
+    assert s.to_dict() == {"subject": None, "builtin": "healthy", "out_dir": "/project/mmgate-out",
                            "contract_path": "/project/c.toml", "seeds": 4, "batch_size": 256}
 
 
