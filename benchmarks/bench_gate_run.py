@@ -32,7 +32,7 @@ def gate_run(workers: int, seeds: int) -> tuple[float, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=4, help="seeds per run (default: the plugin default)")
     args = parser.parse_args()
     serial, serial_decision = gate_run(0, args.seeds)
     parallel, parallel_decision = gate_run(2, args.seeds)

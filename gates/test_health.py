@@ -14,7 +14,7 @@ def test_numerical_health(gate, mmgate_context, subject, seed, modality):
 
 
 def test_determinism(gate, mmgate_context, subject, measured, modality):
-    again = mmgate_context.embed_fresh(subject)
+    again = mmgate_context.embed_again(subject)
     comparison = measured.compare(again, modality)
     gate.check(f"{modality} entries differing between two embedding passes",
                comparison["differing_entries"], gate.threshold("==", 0), evidence=comparison)

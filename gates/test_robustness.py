@@ -26,6 +26,8 @@ def test_corruption_slope(gate, mmgate_context, seed):
 def test_counterfactual_drop(gate, mmgate_context, seed, confounder):
     if not mmgate_context.builtin:
         gate.not_applicable(BUILTIN_ONLY)
+    if mmgate_context.condition.eval_world.confounder != confounder:
+        gate.not_applicable(f"the subject's world carries no {confounder} cue to remove")
     effect = robustness.counterfactual_drop(mmgate_context.trainer, mmgate_context.condition,
                                             seed, confounder)
     gate.check(f"top-1 lost when the {confounder} cue is removed", effect["drop"], gate.threshold(),

@@ -40,6 +40,7 @@ class RunContext:
 
     @property
     def builtin(self) -> bool:
+        """Whether this run gates the built-in reference aligner."""
         return self.spec.builtin
 
     def check_setup(self) -> None:
@@ -70,9 +71,10 @@ class RunContext:
             key, lambda: embed_set(subject.encoder, paired_set, self.spec.settings.batch_size,
                                    self._progress))
 
-    def embed_fresh(self, subject: Subject) -> Embeddings:
-        """A second, uncached embedding pass of the canary (for the determinism gate)."""
-        return embed_set(subject.encoder, subject.canary, self.spec.settings.batch_size)
+    def embed_again(self, subject: Subject) -> Embeddings:
+        """A second embedding pass of the canary, done once per subject and process and never
+        served from the first pass's cache (for the determinism gate)."""
+        return self.embed(subject, subject.canary, perturbation="second-pass")
 
     def measurements(self, seed: int) -> Measurements:
         """The panel measurements of the seed's subject on its canary."""

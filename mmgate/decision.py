@@ -9,12 +9,13 @@ from mmgate.catalogue import GateSpec
 from mmgate.results import GateResult
 
 EXIT_CODES = {"APPROVE": 0, "REJECT": 10, "INCOMPLETE": 11}
-NO_EVIDENCE = ("missing", "skipped", "not_applicable")
+NEVER_RAN = ("missing", "skipped")
 
 
 @dataclass(frozen=True)
 class Decision:
-    """The decision with every gate's final result (missing gates included) and the id lists."""
+    """The decision with every gate's final result (missing gates included) and the id lists;
+    ``missing_required`` holds the gates whose absent evidence blocks approval."""
 
     decision: str
     exit_code: int
@@ -27,6 +28,7 @@ class Decision:
     missing_required: tuple[str, ...]
 
     def counts(self) -> dict[str, int]:
+        """How many gate cases ended in each status."""
         counts = {status: 0 for status in ("passed", "failed", "error", "not_applicable", "skipped", "missing")}
         for result in self.results:
             counts[result.status] += 1
@@ -41,7 +43,8 @@ def decide(
 ) -> Decision:
     """Combine the observed results (by catalogue key) with the catalogue; absent gates are missing.
 
-    Failure evidence wins (REJECT); otherwise a required gate without evidence gives INCOMPLETE.
+    Failure evidence wins (REJECT). Otherwise any gate that never ran (deselected, skipped, lost)
+    gives INCOMPLETE, and so does a required gate that could not apply to the subject.
     """
     results = [
         observed.get(key) or _missing(spec, params, gate_id, is_required(spec.name), missing_reason)
@@ -53,7 +56,8 @@ def decide(
     def ids(*statuses: str) -> tuple[str, ...]:
         return tuple(r.gate_id for r in results if r.status in statuses)
 
-    missing_required = tuple(r.gate_id for r in results if r.required and r.status in NO_EVIDENCE)
+    missing_required = tuple(r.gate_id for r in results if r.status in NEVER_RAN
+                             or (r.required and r.status == "not_applicable"))
     if ids("failed", "error"):
         verdict = "REJECT"
     elif missing_required:

@@ -72,22 +72,26 @@ def _checked_batch(out: Any, modality: str, start: int, stop: int, d: int | None
     if d is not None and arr.shape[1] != d:
         raise EncoderOutputError(f"{where}: embedding dimension differs from earlier batches: "
                                  f"expected {d}, got {arr.shape[1]}")
-    arr = arr.astype(np.float64)
-    n_nan = int(np.isnan(arr).sum())
-    n_inf = int(np.isinf(arr).sum())
-    if n_nan or n_inf:
-        raise EncoderOutputError(f"{where}: {n_nan + n_inf} non-finite values ({n_nan} NaN, "
-                                 f"{n_inf} Inf)")
-    zero_rows = np.flatnonzero(~arr.any(axis=1))
-    if zero_rows.size:
-        raise EncoderOutputError(f"{where}: {zero_rows.size} all-zero rows (first at row "
-                                 f"{start + int(zero_rows[0])})")
-    return arr
+    return arr.astype(np.float64)
+
+
+def _checked_values(z: np.ndarray, modality: str) -> None:
+    """Count NaN, Inf and all-zero rows over the whole modality, so the error states the extent."""
+    nan_rows = np.isnan(z).any(axis=1)
+    inf_rows = np.isinf(z).any(axis=1)
+    zero_rows = ~z.any(axis=1)
+    bad = np.flatnonzero(nan_rows | inf_rows | zero_rows)
+    if bad.size:
+        raise EncoderOutputError(
+            f"{modality} embeddings ({z.shape[0]} rows): {int(nan_rows.sum())} rows with NaN, "
+            f"{int(inf_rows.sum())} rows with Inf, {int(zero_rows.sum())} all-zero rows "
+            f"(first bad row {int(bad[0])})")
 
 
 def embed_set(encoder: Any, paired_set: PairedSet, batch_size: int = 256,
               progress: Progress | None = None) -> Embeddings:
-    """Embed every pair, ``batch_size`` rows per encoder call, validating each batch as it comes.
+    """Embed every pair, ``batch_size`` rows per encoder call, checking each batch's shape as it
+    comes and each modality's values (NaN, Inf, all-zero rows) once it is complete.
 
     ``progress(done_rows, total_rows, modality)`` is called after every batch.
     """
@@ -116,6 +120,7 @@ def embed_set(encoder: Any, paired_set: PairedSet, batch_size: int = 256,
             if progress is not None:
                 progress(stop, n, modality)
         outputs[modality] = np.concatenate(blocks, axis=0)
+        _checked_values(outputs[modality], modality)
     return Embeddings(z_img=outputs["image"], z_txt=outputs["text"])
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -43,6 +44,7 @@ def contract_sha256(spec: RunSpec) -> str:
 
 
 def decision_facts(record: RunRecord, decision: Decision) -> dict[str, Any]:
+    """The facts of release_decision.json."""
     return {
         "run_id": record.run_id,
         "decision": decision.decision,
@@ -86,7 +88,7 @@ def write_bundle(record: RunRecord, decision: Decision) -> Bundle:
 
 
 def _manifest_facts(record: RunRecord) -> dict[str, Any]:
-    config_json = canonical_json(record.spec.settings.to_dict())
+    config_json = canonical_json(_location_free(record.spec.settings.to_dict(), record.rootdir))
     return {
         "run_id": record.run_id,
         "started_utc": record.started_utc,
@@ -97,6 +99,14 @@ def _manifest_facts(record: RunRecord) -> dict[str, Any]:
         "environment": environment_fingerprint(),
         "git_commit": git_commit(record.rootdir),
     }
+
+
+def _location_free(settings: dict[str, Any], rootdir: Path) -> dict[str, Any]:
+    """Settings with paths relative to the project root, so the config hash does not depend on
+    where the project is checked out."""
+    paths = ("out_dir", "contract_path")
+    return {key: os.path.relpath(value, rootdir) if key in paths and value is not None else value
+            for key, value in settings.items()}
 
 
 def _evidence_report(record: RunRecord, result: GateResult) -> dict[str, Any]:

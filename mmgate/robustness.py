@@ -60,14 +60,14 @@ def corruption_slope(trainer: ReferenceTrainer, condition: Condition, seed: int,
 
 def counterfactual_drop(trainer: ReferenceTrainer, condition: Condition, seed: int,
                         confounder: str) -> dict:
-    """Top-1 with a shared cue (a marker in both modalities) minus top-1 with it removed.
+    """Top-1 on the subject's evaluation world, which carries the shared cue ``confounder`` (a
+    marker in both modalities), minus top-1 on the same items with the cue removed.
 
-    A model that learned the cue as a shortcut loses much when it is removed; a model trained on
-    the factors barely notices either way.
+    A model that learned the cue as a shortcut loses much when it is removed; a model that aligned
+    the factors barely notices. Call it only when the evaluation world carries that cue.
     """
     model = trainer.model(condition, seed)
-    base = condition.eval_world
-    with_cue = base if base.confounder == confounder else base.replace(confounder=confounder)
+    with_cue = condition.eval_world
     present = top1(model, trainer.world(with_cue, seed).test)
     removed = top1(model, trainer.world(with_cue.replace(confounder="none"), seed).test)
     return {

@@ -43,7 +43,7 @@ def read_runspec(cli: Mapping[str, Any], rootdir: Path) -> RunSpec:
     except MmgateError as exc:
         problems.append(f"configuration: {exc}")
     if table:
-        texts.append((f"{pyproject} [tool.mmgate]", repr(sorted(table.items()))))
+        texts.append((str(pyproject), pyproject.read_text("utf-8")))
     try:
         settings = resolve_settings(cli, table, rootdir)
     except MmgateError as exc:

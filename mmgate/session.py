@@ -20,15 +20,18 @@ from mmgate.terminal import decision_line, gate_table
 
 SUMMARY_EXIT_CODES = (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.INTERRUPTED,
                       pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED)
+BUNDLE_FAILED_EXIT = 12  # the decision was made but its bundle could not be written
 MISSING_REASON = ("the gate did not run: deselected (-k/-m), skipped, interrupted, or lost with a "
                   "crashed worker")
 
 
 def utc_now() -> str:
+    """Current UTC time, ISO 8601 to the second."""
     return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def new_run_id() -> str:
+    """A unique run id: UTC timestamp plus 8 random hex digits."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     return f"mmgate-{stamp}-{uuid.uuid4().hex[:8]}"
 
@@ -81,7 +84,7 @@ class GateSession:
             self.bundle = write_bundle(record, self.decision)
         except Exception as exc:  # the decision must still be reported, and never as APPROVE
             self.bundle_error = f"{type(exc).__name__}: {exc}"
-        session.exitstatus = self.decision.exit_code if self.bundle else max(self.decision.exit_code, 1)
+        session.exitstatus = self.decision.exit_code if self.bundle else BUNDLE_FAILED_EXIT
         if exitstatus not in SUMMARY_EXIT_CODES:  # pytest prints no terminal summary then
             self.pytest_terminal_summary(self.config.pluginmanager.get_plugin("terminalreporter"))
 

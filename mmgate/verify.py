@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mmgate.bundle import LEDGER_NAME, MANIFEST_NAME
+from mmgate.bundle import LEDGER_NAME, MANIFEST_NAME, safe_file_stem
 from mmgate.canonical import parse_json_strict
 from mmgate.hashing import sha256_bytes
 from mmgate.reports import ReportSchemaError, validate_record, validate_report
@@ -201,6 +201,22 @@ def _manifest_problems(
     return problems
 
 
+# Files every release bundle holds besides the ledger and the per-gate evidence.
+RELEASE_FILES = (MANIFEST_NAME, "release_decision.json", "acceptance.json", "risk_log.json",
+                 "config_log.jsonl", "report.html", "summary.md")
+
+
+def _completeness_problems(files: Mapping[str, bytes], reports: Mapping[str, tuple[Any, str]]) -> list[str]:
+    """A release bundle must hold its fixed files and one evidence report per gate it lists."""
+    problems = [f"{name}: missing; every release bundle holds it" for name in RELEASE_FILES if name not in files]
+    if "acceptance.json" in reports:
+        for gate in reports["acceptance.json"][0]["facts_provided"]["gates"]:
+            evidence = f"evidence/{safe_file_stem(gate['gate_id'])}.json"
+            if evidence not in files:
+                problems.append(f"{evidence}: missing; acceptance.json lists gate {gate['gate_id']}")
+    return problems
+
+
 def _verify_files(files: Mapping[str, bytes], schemas: SchemaSet) -> VerifyResult:
     """Verify a bundle's files (path -> bytes) against its ledger, manifest and schemas."""
     if LEDGER_NAME not in files:
@@ -220,6 +236,7 @@ def _verify_files(files: Mapping[str, bytes], schemas: SchemaSet) -> VerifyResul
         else:
             reports[path] = (report, kind)
     problems += _manifest_problems(files, ledger, reports, schemas)
+    problems += _completeness_problems(files, reports)
     return VerifyResult(
         ok=not problems, problems=tuple(problems), n_files=len(files), n_reports=len(reports), run_id=ledger["run_id"]
     )

@@ -6,7 +6,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from mmgate.bundle import Bundle, BundleWriter
+from mmgate.bundle import Bundle, BundleWriter, safe_file_stem
 from mmgate.environment import environment_fingerprint
 from mmgate.redact import config_log_record
 from mmgate.reports import strict_report
@@ -120,7 +120,10 @@ def build_bundle(out_dir: Path, schemas: SchemaSet | None = None) -> Bundle:
     writer = BundleWriter(out_dir, RUN_ID, schemas=schemas)
     for kind in ("release_decision", "acceptance", "risk_log"):
         writer.write_report(f"{kind}.json", sample_report(kind))
-    writer.write_report("evidence/retrieval_top1-0123456789.json", sample_report("gate_evidence"))
+    for gate in (GATE_RESULT, MISSING_GATE):
+        evidence = sample_report("gate_evidence")
+        evidence["facts_provided"]["result"] = copy.deepcopy(gate)
+        writer.write_report(f"evidence/{safe_file_stem(gate['gate_id'])}.json", evidence)
     record = config_log_record("pyproject.toml", CONFIG_TEXT, recorded_utc="2026-02-17T13:40:16Z")
     writer.write_records("config_log.jsonl", "config_log_record", [record, record])
     writer.write_bytes("plots/retrieval.png", b"\x89PNG\r\n\x1a\nnot-really-a-png")

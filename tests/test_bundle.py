@@ -72,7 +72,10 @@ def test_the_manifest_lists_every_other_artifact_with_its_schema_id(tmp_path: Pa
     assert artifacts == {
         "acceptance.json": "urn:mmgate:schema:acceptance:1.0.0",
         "config_log.jsonl": "urn:mmgate:schema:config_log_record:1.0.0",
-        "evidence/retrieval_top1-0123456789.json": "urn:mmgate:schema:gate_evidence:1.0.0",
+        "evidence/gates_test_acceptance.py_test_retrieval_top1_seed0-image_to_text-ded4b21fc6.json":
+            "urn:mmgate:schema:gate_evidence:1.0.0",
+        "evidence/gates_test_drift.py_test_drift_budget_noise-1e74d18bb4.json":
+            "urn:mmgate:schema:gate_evidence:1.0.0",
         "plots/retrieval.png": None,
         "release_decision.json": "urn:mmgate:schema:release_decision:1.0.0",
         "report.html": None,

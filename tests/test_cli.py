@@ -34,7 +34,7 @@ def test_main_verify_prints_one_ok_line_and_returns_zero(
     path = getattr(bundle, which)
     assert main(["verify", str(path)]) == EXIT_OK
     out, err = capsys.readouterr()
-    assert out == f"OK {path}: run {RUN_ID}, 10 files match the sha256 ledger, 6 reports valid\n"
+    assert out == f"OK {path}: run {RUN_ID}, 11 files match the sha256 ledger, 7 reports valid\n"
     assert err == ""
 
 

@@ -69,13 +69,21 @@ def test_gates_never_reported_are_missing_and_block_approval():
     assert missing[0].reason == "deselected"
 
 
-def test_missing_optional_gate_does_not_block():
+def test_a_deselected_gate_blocks_even_when_not_required():
     observed = all_with()
     dropped = next(iter(observed))
     del observed[dropped]
     optional = EXPECTED[dropped][0].name
     decision = decide(observed, EXPECTED, lambda name: name != optional, "deselected")
-    assert decision.decision == "APPROVE"
+    assert decision.decision == "INCOMPLETE"
+
+
+def test_an_optional_gate_that_cannot_apply_does_not_block():
+    observed = all_with()
+    key = next(iter(observed))
+    observed[key] = result(key, "not_applicable", required=False)
+    decision = decide(observed, EXPECTED, lambda name: True, "x")
+    assert decision.decision == "APPROVE" and decision.not_applicable == (observed[key].gate_id,)
 
 
 def test_no_evidence_at_all_is_never_approve():

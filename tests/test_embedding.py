@@ -140,11 +140,14 @@ def good_rows(start, n):
     (None, lambda s, n: np.ones((n, D + 2)), "text embeddings for rows 0:4: .*expected 4, got 6"),
     (lambda s, n: np.ones((n, 0)), None, "dimension is 0"),
     (None, lambda s, n: np.where(np.eye(n, D) > 0, np.nan, 1.0) if s else np.ones((n, D)),
-     r"text embeddings for rows 4:8: 4 non-finite values \(4 NaN, 0 Inf\)"),
-    (lambda s, n: np.full((n, D), np.inf), None, r"16 non-finite values \(0 NaN, 16 Inf\)"),
+     r"text embeddings \(8 rows\): 4 rows with NaN, 0 rows with Inf, 0 all-zero rows \(first bad "
+     r"row 4\)"),
+    (lambda s, n: np.full((n, D), np.inf), None, r"image embeddings \(8 rows\): 0 rows with NaN, 8 rows "
+     r"with Inf"),
     (None,
      lambda s, n: np.vstack([np.ones((n - 2, D)), np.zeros((2, D))]) if s else good_rows(s, n),
-     r"text embeddings for rows 4:8: 2 all-zero rows \(first at row 6\)"),
+     r"text embeddings \(8 rows\): 0 rows with NaN, 0 rows with Inf, 2 all-zero rows \(first bad "
+     r"row 6\)"),
 ])
 def test_each_bad_output_kind_is_reported_with_modality_rows_and_problem(
         image_out, text_out, pattern) -> None:

@@ -93,7 +93,7 @@ def _failed(result: VerifyResult, *fragments: str) -> str:
 def test_a_fresh_bundle_verifies_as_directory_and_as_zip(bundle: Bundle, verify: Verify) -> None:
     for path in (bundle.directory, bundle.zip_path):
         result = verify(path)
-        assert result == VerifyResult(ok=True, problems=(), n_files=10, n_reports=6, run_id=RUN_ID)
+        assert result == VerifyResult(ok=True, problems=(), n_files=11, n_reports=7, run_id=RUN_ID)
 
 
 def test_a_modified_byte_is_a_sha256_mismatch(bundle: Bundle, verify: Verify) -> None:
@@ -271,3 +271,16 @@ def test_a_path_that_is_neither_directory_nor_zip_fails_with_a_message(tmp_path:
     _failed(verify(tmp_path / "nope"), "no such bundle directory or zip file")
     (tmp_path / "plain.txt").write_text("hello")
     _failed(verify(tmp_path / "plain.txt"), "not a readable zip file")
+
+
+@pytest.mark.parametrize("dropped", ["release_decision.json", "summary.md",
+                                     "evidence/gates_test_drift.py_test_drift_budget_noise-1e74d18bb4.json"])
+def test_a_bundle_missing_a_release_file_fails_even_when_manifest_and_ledger_agree(
+        bundle: Bundle, verify: Verify, dropped: str) -> None:
+    (bundle.directory / dropped).unlink()
+    for name, key in ((MANIFEST_NAME, "artifacts"), (LEDGER_NAME, "files")):
+        report = _load(bundle.directory / name)
+        report["facts_provided"][key] = [e for e in report["facts_provided"][key] if e["path"] != dropped]
+        (bundle.directory / name).write_text(canonical_json(report), encoding="utf-8")
+    _reseal(bundle.directory)
+    _failed(verify(bundle.directory), f"{dropped}: missing")
