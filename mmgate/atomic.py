@@ -9,9 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
 
-from mmgate.canonical import canonical_json
 from mmgate.hashing import sha256_bytes
 
 _FILE_MODE = 0o644
@@ -56,8 +54,3 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> str:
 def write_text_atomic(path: str | Path, text: str) -> str:
     """Write ``text`` as UTF-8 (newlines untranslated) atomically; return the sha256 of the bytes."""
     return write_bytes_atomic(path, text.encode("utf-8"))
-
-
-def write_json_atomic(path: str | Path, obj: Any) -> str:
-    """Write ``obj`` as canonical JSON atomically; return the sha256. NaN/Inf raise InputError."""
-    return write_text_atomic(path, canonical_json(obj))

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
+from mmgate.canonical import canonical_json_line
 from mmgate.encoders import PairedSet, Subject, SubjectError, missing_encoder_methods, row_slice
 from mmgate.errors import ConfigError, InputError
 
@@ -136,7 +136,7 @@ class EmbeddingKey:
 
 def subject_key(subject: Subject) -> str:
     """The subject's name plus a digest of its identity, to key cached embeddings."""
-    identity = json.dumps(subject.identity(), sort_keys=True, separators=(",", ":"))
+    identity = canonical_json_line(subject.identity())
     return f"{subject.name}:{hashlib.sha256(identity.encode('utf-8')).hexdigest()[:16]}"
 
 

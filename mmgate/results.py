@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
+
+from mmgate.canonical import canonical_json_line
 
 STATUSES = ("passed", "failed", "error", "not_applicable", "skipped", "missing")
 OPERATORS = {
@@ -92,7 +93,7 @@ class GateResult:
 
     def dumps(self) -> str:
         """Compact JSON used to ship the result on a pytest report (xdist-safe)."""
-        return json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"), allow_nan=False)
+        return canonical_json_line(self.to_json())
 
 
 def _finite_or_none(value: float | None) -> float | None:

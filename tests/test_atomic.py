@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import pytest
 
 from mmgate import atomic
-from mmgate.atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
-from mmgate.canonical import JsonValueError
+from mmgate.atomic import write_bytes_atomic, write_text_atomic
 from mmgate.hashing import sha256_bytes
 
 
@@ -25,12 +23,6 @@ def test_write_text_atomic_writes_utf8_without_newline_translation(tmp_path: Pat
     target = tmp_path / "t.md"
     write_text_atomic(target, "é\r\nx\n")
     assert target.read_bytes() == "é\r\nx\n".encode()
-
-
-def test_write_json_atomic_writes_canonical_json(tmp_path: Path) -> None:
-    target = tmp_path / "x.json"
-    write_json_atomic(target, {"b": 1, "a": [1, 2]})
-    assert target.read_text(encoding="utf-8") == '{\n  "a": [\n    1,\n    2\n  ],\n  "b": 1\n}\n'
 
 
 @pytest.mark.parametrize("failing", ["fsync", "replace"])
@@ -60,14 +52,7 @@ def test_an_interrupted_write_leaves_no_temp_file(tmp_path: Path, monkeypatch: p
     assert os.listdir(tmp_path) == []
 
 
-def test_write_json_atomic_refuses_nan_and_writes_nothing(tmp_path: Path) -> None:
-    with pytest.raises(JsonValueError, match=r"\$\.score"):
-        write_json_atomic(tmp_path / "x.json", {"score": float("nan")})
-    assert os.listdir(tmp_path) == []
-
-
 def test_written_files_are_readable_by_others(tmp_path: Path) -> None:
     target = tmp_path / "x.json"
-    write_json_atomic(target, {})
+    write_bytes_atomic(target, b"{}")
     assert target.stat().st_mode & 0o777 == 0o644
-    assert json.loads(target.read_text(encoding="utf-8")) == {}

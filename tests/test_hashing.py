@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
-from mmgate.hashing import sha256_bytes, sha256_file, sha256_text
+from mmgate.hashing import sha256_bytes, sha256_text
 
 ABC_SHA256 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
 
@@ -13,8 +12,3 @@ def test_sha256_of_abc_matches_the_fips_180_test_vector() -> None:
     assert sha256_bytes(b"abc") == sha256_text("abc") == ABC_SHA256
 
 
-def test_sha256_file_hashes_the_exact_bytes_across_chunks(tmp_path: Path) -> None:
-    data = bytes(range(256)) * 5000
-    path = tmp_path / "blob.bin"
-    path.write_bytes(data)
-    assert sha256_file(path) == sha256_bytes(data)

@@ -12,7 +12,7 @@ import pytest
 
 from mmgate.canonical import canonical_json
 from mmgate.errors import MmgateError
-from mmgate.hashing import sha256_file
+from mmgate.hashing import sha256_bytes
 from mmgate.reports import (
     ReportSchemaError,
     report_bytes,
@@ -79,7 +79,7 @@ def test_write_report_writes_canonical_json_and_returns_its_sha256(tmp_path: Pat
     report = sample_report("risk_log")
     digest = write_report(target, report)
     assert target.read_text(encoding="utf-8") == canonical_json(report)
-    assert digest == sha256_file(target)
+    assert digest == sha256_bytes(target.read_bytes())
     assert json.loads(target.read_text(encoding="utf-8")) == report
 
 

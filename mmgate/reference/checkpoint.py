@@ -8,6 +8,7 @@ import os
 
 import numpy as np
 
+from mmgate.canonical import canonical_json_line
 from mmgate.errors import ConfigError, InputError
 from mmgate.reference.model import MODEL_KEYS, aligner_from_arrays
 from mmgate.reference.npz import read_npz, scalar_str, write_npz_atomic
@@ -25,7 +26,7 @@ def _sha256(text: str) -> str:
 
 def _history_json(history: tuple[dict, ...]) -> str:
     """Canonical JSON of the training history."""
-    return json.dumps(list(history), sort_keys=True, separators=(",", ":"))
+    return canonical_json_line(list(history))
 
 
 def save_checkpoint(result: TrainResult, path: str | os.PathLike[str]) -> None:

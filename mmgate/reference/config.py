@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from mmgate.canonical import canonical_json_line
 from mmgate.errors import ConfigError
 
 OPTIMIZERS: tuple[str, ...] = ("adamw", "sgd")
@@ -55,7 +55,7 @@ class _Canonical:
 
     def canonical_json(self) -> str:
         """Sorted-key, compact JSON: the byte form that is hashed."""
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return canonical_json_line(self.to_dict())
 
     def sha256(self) -> str:
         """sha256 hex digest of the canonical JSON."""

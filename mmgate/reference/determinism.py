@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
 
+from mmgate.canonical import canonical_json_line
 from mmgate.errors import MmgateError
 from mmgate.reference.config import DEFAULT_ALIGNER, AlignerConfig, TrainConfig
 from mmgate.reference.trainer import TrainResult, train_reference
@@ -30,8 +30,8 @@ def _first_difference(a: TrainResult, b: TrainResult) -> str | None:
             return f"weights {name}"
     if a.model.meta() != b.model.meta():
         return "model meta"
-    ha = json.dumps(list(a.history), sort_keys=True)
-    hb = json.dumps(list(b.history), sort_keys=True)
+    ha = canonical_json_line(list(a.history))
+    hb = canonical_json_line(list(b.history))
     if ha != hb:
         return "history"
     summary_a = (a.best_step, a.best_val_top1, a.config_sha256)
@@ -51,7 +51,7 @@ def determinism_self_check(world: World, aligner: AlignerConfig = DEFAULT_ALIGNE
         raise DeterminismError(f"determinism self-check failed: {diff} differ between two "
                                f"identical runs (seed {seed}, config sha256 "
                                f"{first.config_sha256[:12]}...)")
-    history_json = json.dumps(list(first.history), sort_keys=True)
+    history_json = canonical_json_line(list(first.history))
     return {"passed": True, "seed": seed, "steps": training.steps,
             "config_sha256": first.config_sha256, "weights_sha256": first.model.weights_sha256(),
             "history_sha256": hashlib.sha256(history_json.encode("utf-8")).hexdigest(),

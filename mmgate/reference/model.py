@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mmgate.canonical import canonical_json_line
 from mmgate.errors import InputError
 from mmgate.reference.gradients import loss_and_gradients
 from mmgate.reference.mlp import MLP, PARAM_NAMES, mlp_forward, mlp_from_arrays
@@ -127,7 +128,7 @@ class ReferenceAligner:
 
     def weights_sha256(self) -> str:
         """sha256 of the weights and of the meta values (canonical JSON), so any change shows."""
-        meta = json.dumps(self.meta(), sort_keys=True, separators=(",", ":"))
+        meta = canonical_json_line(self.meta())
         return arrays_sha256({**self.weight_arrays(), "meta_json": np.array(meta)})
 
     def identity(self) -> dict[str, str]:
@@ -137,7 +138,7 @@ class ReferenceAligner:
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Plain (pickle-free) arrays: weights, meta JSON and the weights sha256."""
-        meta = json.dumps(self.meta(), sort_keys=True, separators=(",", ":"))
+        meta = canonical_json_line(self.meta())
         return {**self.weight_arrays(), "meta_json": np.array(meta),
                 "weights_sha256": np.array(self.weights_sha256())}
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from mmgate.canonical import canonical_json_line
 from mmgate.errors import ConfigError
 from mmgate.reference.config import DEFAULT_ALIGNER, DEFAULT_TRAINING, AlignerConfig, TrainConfig
 from mmgate.reference.evaluation import split_snapshot
@@ -50,7 +50,7 @@ def training_config_json(world: World, aligner: AlignerConfig, training: TrainCo
     doc = {"model": {"name": MODEL_NAME, "version": MODEL_VERSION}, "aligner": aligner.to_dict(),
            "training": training.to_dict(), "seed": seed,
            "world": {"config_sha256": world.config.sha256(), "seed": world.seed}}
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"))
+    return canonical_json_line(doc)
 
 
 @dataclass(frozen=True, eq=False)

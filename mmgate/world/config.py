@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from mmgate.canonical import canonical_json_line
 from mmgate.errors import ConfigError
 from mmgate.world.checks import require_choice, require_int, require_number
 from mmgate.world.layout import FACTOR_TOKEN_BASE
@@ -182,7 +182,7 @@ class WorldConfig:
 
     def canonical_json(self) -> str:
         """Canonical JSON text (sorted keys, no whitespace): the hashed identity of the world."""
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return canonical_json_line(self.to_dict())
 
     def sha256(self) -> str:
         """Hex sha256 of the canonical JSON."""
