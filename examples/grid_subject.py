@@ -35,13 +35,16 @@ class GridEncoder:
         self.codes = cell_codes()
 
     def embed_images(self, batch: np.ndarray) -> np.ndarray:
+        """Raw embeddings of (n, 16, 16) images."""
         return np.asarray(batch, dtype=np.float64).reshape(len(batch), -1) @ self.codes
 
     def embed_texts(self, batch: list[str]) -> np.ndarray:
+        """Raw embeddings of captions "row R col C"."""
         cells = [int(row) * SIDE + int(col) for _, row, _, col in (caption.split() for caption in batch)]
         return self.codes[cells]
 
     def identity(self) -> dict:
+        """Name, version and weights digest, recorded in the manifest."""
         digest = hashlib.sha256(self.codes.tobytes()).hexdigest()
         return {"name": "grid-encoder", "version": "1", "weights_sha256": digest}
 
@@ -57,4 +60,5 @@ def make_canary(n: int = 256, seed: int = 1) -> PairedSet:
 
 
 def make_subject() -> Subject:
+    """The subject factory that ``--mmgate-subject examples.grid_subject:make_subject`` names."""
     return Subject(name="grid-encoder", encoder=GridEncoder(), canary=make_canary())

@@ -44,6 +44,7 @@ class ReferenceTrainer:
         self._trained: dict[tuple[str, str, str, int], TrainResult] = {}
 
     def world(self, config: WorldConfig, seed: int) -> World:
+        """The world of ``config`` at ``seed``, generated once per process."""
         key = (config.sha256(), seed)
         if key not in self._worlds:
             self._worlds[key] = make_world(config, seed)
@@ -51,6 +52,7 @@ class ReferenceTrainer:
 
     def train(self, config: WorldConfig, seed: int, aligner: AlignerConfig = DEFAULT_ALIGNER,
               training: TrainConfig = DEFAULT_TRAINING) -> TrainResult:
+        """The reference aligner trained on that world, trained once per process."""
         key = (config.sha256(), aligner.sha256(), training.sha256(), seed)
         if key not in self._trained:
             self._trained[key] = train_reference(self.world(config, seed), aligner, training, seed)

@@ -31,6 +31,7 @@ class GateRecorder:
 
     @property
     def required(self) -> bool:
+        """Whether the contract requires this gate to produce evidence."""
         return self.contract.is_required(self.spec.name)
 
     def threshold(self, op: str | None = None, limit: float | None = None) -> Threshold:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from mmgate.canonical import canonical_json_line
+from mmgate.errors import ConfigError
 
 STATUSES = ("passed", "failed", "error", "not_applicable", "skipped", "missing")
 OPERATORS = {
@@ -27,15 +28,16 @@ class Threshold:
 
     def __post_init__(self) -> None:
         if self.op not in OPERATORS:
-            raise ValueError(f"threshold op must be one of {sorted(OPERATORS)}, got {self.op!r}")
+            raise ConfigError(f"Threshold.op: expected one of {sorted(OPERATORS)}, got {self.op!r}")
         if self.basis not in BASES:
-            raise ValueError(f"threshold basis must be one of {BASES}, got {self.basis!r}")
+            raise ConfigError(f"Threshold.basis: expected one of {BASES}, got {self.basis!r}")
 
     def holds(self, value: float) -> bool:
         """Whether a finite ``value`` satisfies the limit (NaN never does)."""
         return math.isfinite(value) and bool(OPERATORS[self.op](value, self.value))
 
     def to_json(self) -> dict[str, Any]:
+        """JSON form, as the gate-result schema describes it."""
         return {"op": self.op, "value": self.value, "basis": self.basis}
 
 
@@ -57,9 +59,10 @@ class GateResult:
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
-            raise ValueError(f"gate status must be one of {STATUSES}, got {self.status!r}")
+            raise ConfigError(f"GateResult.status: expected one of {STATUSES}, got {self.status!r}")
 
     def to_json(self) -> dict[str, Any]:
+        """JSON form (non-finite measurements become null), as the schema describes it."""
         return {
             "gate_id": self.gate_id,
             "gate": self.gate,
@@ -76,6 +79,7 @@ class GateResult:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "GateResult":
+        """Inverse of :meth:`to_json`."""
         threshold = data.get("threshold")
         return cls(
             gate_id=data["gate_id"],
