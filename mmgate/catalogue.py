@@ -23,6 +23,7 @@ class GateSpec:
 
     @property
     def test_name(self) -> str:
+        """Name of the gate's test function in ``gates/``."""
         return f"test_{self.name}"
 
     def gate_id(self, case_id: str) -> str:
