@@ -25,6 +25,7 @@ def activate(config: pytest.Config) -> None:
     controller = not hasattr(config, "workerinput")
     config.stash[CONTEXT_KEY] = RunContext(spec, TerminalProgress(config) if controller else None)
     config.pluginmanager.import_plugin("mmgate.fixtures")
+    _load_hypothesis_profile(config)
     if config.args_source != pytest.Config.ArgsSource.ARGS:
         config.args[:] = [str(gates_dir())]
     if getattr(config.option, "dist", "no") == "load" and config.option.maxworkerrestart is None:
@@ -35,3 +36,15 @@ def activate(config: pytest.Config) -> None:
         threadpool_limits(limits=1, user_api="blas")  # the workers are the parallelism
     if controller:
         config.pluginmanager.register(GateSession(config, spec), "mmgate-session")
+
+
+def _load_hypothesis_profile(config: pytest.Config) -> None:
+    """Make ``mmgate-ci`` (derandomized, no database, no deadline) the Hypothesis default of a
+    gated run, unless the user chose a profile with ``--hypothesis-profile``."""
+    from hypothesis import settings
+
+    from mmgate.strategies import PROFILE_CI, register_profiles
+
+    register_profiles()
+    if not config.getoption("hypothesis_profile", None):
+        settings.load_profile(PROFILE_CI)

@@ -68,6 +68,16 @@ GATES: tuple[GateSpec, ...] = (
              "training on partly mispaired data may only cost top-1 slowly"),
     GateSpec("counterfactual_drop", "counterfactual", ("seed", "confounder"), "test_robustness.py",
              "removing a shared cue from the data must not cost retrieval (else it matches on the shortcut)"),
+    GateSpec("permutation_invariance", "invariance", ("seed",), "test_invariance.py",
+             "permuting the pairs jointly must only permute the ranks: retrieval is per item"),
+    GateSpec("role_swap", "invariance", ("seed",), "test_invariance.py",
+             "swapping the modality roles must swap the two retrieval directions exactly"),
+    GateSpec("benign_perturbation", "invariance", ("seed",), "test_invariance.py",
+             "declared benign changes of the inputs may cost only a little retrieval"),
+    GateSpec("noise_direction", "invariance", ("seed",), "test_invariance.py",
+             "adding image noise must never improve retrieval beyond bootstrap noise"),
+    GateSpec("stress_retrieval", "stress", ("seed",), "test_stress.py",
+             "every perturbation chain within the stress budgets may cost only a little retrieval"),
 )
 
 GATE_BY_NAME = {spec.name: spec for spec in GATES}

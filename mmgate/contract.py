@@ -25,7 +25,7 @@ GATE_NAMES = tuple(spec.name for spec in GATES)
 # Gates that apply only when the subject supports them (labels, training data, perturbations).
 CONDITIONAL_GATES = frozenset({
     "mi_probe", "cca_probe", "split_hygiene", "leakage_alarm", "noise_slope", "corruption_slope",
-    "counterfactual_drop",
+    "counterfactual_drop", "benign_perturbation", "noise_direction", "stress_retrieval",
 })
 DEFAULT_REQUIRED = tuple(name for name in GATE_NAMES if name not in CONDITIONAL_GATES)
 BASES = ("point", "lower_bound", "upper_bound")
@@ -46,6 +46,8 @@ GATE_THRESHOLDS: Mapping[str, tuple[str, str]] = MappingProxyType({
     "corruption_slope": ("<=", "max_corruption_slope"),
     "counterfactual_drop": ("<=", "max_counterfactual_drop"),
     "leakage_alarm": ("<=", "max_leakage_correlation"),
+    "benign_perturbation": ("<=", "max_benign_drop"),
+    "stress_retrieval": ("<=", "max_stress_drop"),
 })
 CONTRACT_EXTENSIONS = (".toml", ".json")
 
@@ -66,9 +68,22 @@ _FLOAT_RANGES: Mapping[str, tuple[float | None, float | None, bool, bool]] = Map
     "max_rank_divergence": (0.0, None, False, False),
     "max_norm_divergence": (0.0, None, False, False),
     "max_leakage_correlation": (0.0, 1.0, False, False),
+    "max_benign_drop": (0.0, 1.0, False, False),
+    "max_stress_drop": (0.0, 1.0, False, False),
     "bootstrap_alpha": (0.0, 0.5, True, True),
 })
 _MIN_RESAMPLES = 100
+# Benign perturbations the invariance gate applies when the contract declares none: a brightness
+# shift either way (for subjects whose images are arrays; it does not apply to other data).
+DEFAULT_BENIGN = (
+    (("intensity", 0.05), ("name", "brightness"), ("seed", 0)),
+    (("intensity", -0.05), ("name", "brightness"), ("seed", 0)),
+)
+# Operator -> largest intensity the stress property draws (photometric changes a deployed image
+# pipeline meets; text and pairing operators are opt-in because they depend on the tokenizer).
+DEFAULT_STRESS_BUDGETS = (("blur", 0.4), ("brightness", 0.1), ("contrast", 0.2),
+                          ("gaussian_noise", 0.01))
+_SCALARS = (str, int, float, bool)
 
 
 class ContractError(ConfigError):
@@ -140,6 +155,82 @@ def _checked_bounds(source: str, value: Any) -> tuple[tuple[str, str], ...]:
     return tuple((gate, pairs[gate]) for gate in gated if gate in pairs)
 
 
+def _builtin_operator(source: str, where: str, name: str, intensity: Any,
+                      params: Mapping[str, Any]) -> None:
+    """Build a built-in operator to validate its intensity and parameters; names that are not
+    built in are left to the operators a subject registers (checked when the gate runs)."""
+    from mmgate.perturb import BUILTIN_OPERATORS, OperatorRegistry
+
+    if name not in BUILTIN_OPERATORS:
+        return
+    try:
+        OperatorRegistry().create(name, intensity, **params)
+    except ConfigError as exc:
+        raise ContractError(f"{source}: {where}: {exc}") from exc
+
+
+def _operator_name(source: str, where: str, name: Any) -> str:
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ContractError(f"{source}: {where}: expected an operator name (an identifier), "
+                            f"got {name!r}")
+    return name
+
+
+def _checked_spec(source: str, where: str, spec: Any) -> tuple[tuple[str, Any], ...]:
+    if isinstance(spec, tuple) and all(isinstance(p, tuple) and len(p) == 2 for p in spec):
+        spec = dict(spec)
+    if not isinstance(spec, Mapping) or "name" not in spec or "intensity" not in spec:
+        raise ContractError(f"{source}: {where}: expected a table with 'name', 'intensity' and "
+                            f"optional 'seed' and operator parameters, got {spec!r}")
+    name = _operator_name(source, f"{where}.name", spec["name"])
+    intensity = spec["intensity"]
+    if isinstance(intensity, bool) or not isinstance(intensity, (int, float)) \
+            or not math.isfinite(intensity):
+        raise ContractError(f"{source}: {where}.intensity: expected a finite number, got "
+                            f"{intensity!r}")
+    seed = spec.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ContractError(f"{source}: {where}.seed: expected an integer >= 0, got {seed!r}")
+    params: dict[str, Any] = {}
+    for key, value in spec.items():
+        if key in ("name", "intensity", "seed"):
+            continue
+        if isinstance(value, (list, tuple)) and all(isinstance(v, _SCALARS) for v in value):
+            value = tuple(value)
+        elif not isinstance(value, _SCALARS):
+            raise ContractError(f"{source}: {where}.{key}: expected a string, number, boolean "
+                                f"or a list of them, got {value!r}")
+        params[str(key)] = value
+    _builtin_operator(source, where, name, intensity, params)
+    out = {"name": name, "intensity": float(intensity), "seed": seed, **params}
+    return tuple(sorted(out.items()))
+
+
+def _checked_benign(source: str, value: Any) -> tuple[tuple[tuple[str, Any], ...], ...]:
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, (list, tuple)):
+        raise ContractError(f"{source}: benign_perturbations: expected a list of operator tables "
+                            f"({{name, intensity, ...}}), got {value!r}")
+    return tuple(_checked_spec(source, f"benign_perturbations[{i}]", spec)
+                 for i, spec in enumerate(value))
+
+
+def _checked_budgets(source: str, value: Any) -> tuple[tuple[str, float], ...]:
+    if isinstance(value, tuple) and all(isinstance(p, tuple) and len(p) == 2 for p in value):
+        value = dict(value)
+    if not isinstance(value, Mapping):
+        raise ContractError(f"{source}: stress_budgets: expected a table of operator name to "
+                            f"maximum intensity, got {value!r}")
+    out = {}
+    for name, budget in value.items():
+        where = f"stress_budgets.{_operator_name(source, 'stress_budgets', name)}"
+        if isinstance(budget, bool) or not isinstance(budget, (int, float)) \
+                or not math.isfinite(budget) or budget < 0:
+            raise ContractError(f"{source}: {where}: expected a finite number >= 0, got {budget!r}")
+        _builtin_operator(source, where, name, budget, {})
+        out[name] = float(budget)
+    return tuple(sorted(out.items()))
+
+
 def _required_from_table(source: str, table: Mapping[Any, Any]) -> tuple[str, ...]:
     chosen = set(DEFAULT_REQUIRED)
     for name, flag in table.items():
@@ -172,7 +263,10 @@ class Contract:
 
     ``bounds`` says which statistic a gate compares (point estimate or a confidence bound);
     ``required`` lists the gates whose absence makes the decision non-APPROVE (given as a table of
-    gate name to true/false, it adjusts the default list). ``source`` records where the contract
+    gate name to true/false, it adjusts the default list). ``benign_perturbations`` lists the
+    operators (``{name, intensity, seed, ...params}``) that must cost at most ``max_benign_drop``
+    of recall@1; ``stress_budgets`` maps an operator to the largest intensity the stress property
+    draws, whose chains must cost at most ``max_stress_drop``. ``source`` records where the contract
     came from and is not part of its identity or hash.
     """
 
@@ -191,6 +285,10 @@ class Contract:
     max_rank_divergence: float = 0.35
     max_norm_divergence: float = 0.5
     max_leakage_correlation: float = 0.35
+    max_benign_drop: float = 0.05
+    max_stress_drop: float = 0.10
+    benign_perturbations: tuple = DEFAULT_BENIGN
+    stress_budgets: tuple = DEFAULT_STRESS_BUDGETS
     bootstrap_resamples: int = 1000
     bootstrap_alpha: float = 0.05
     retrieval_ks: tuple[int, ...] = (1, 5)
@@ -209,6 +307,8 @@ class Contract:
         checked["retrieval_ks"] = _checked_ks(src, self.retrieval_ks)
         checked["bounds"] = _checked_bounds(src, self.bounds)
         checked["required"] = _checked_required(src, self.required)
+        checked["benign_perturbations"] = _checked_benign(src, self.benign_perturbations)
+        checked["stress_budgets"] = _checked_budgets(src, self.stress_budgets)
         for name, value in checked.items():
             object.__setattr__(self, name, value)
 
@@ -231,6 +331,10 @@ class Contract:
         out["retrieval_ks"] = list(self.retrieval_ks)
         out["bounds"] = dict(self.bounds)
         out["required"] = list(self.required)
+        out["benign_perturbations"] = [
+            {key: list(value) if isinstance(value, tuple) else value for key, value in spec}
+            for spec in self.benign_perturbations]
+        out["stress_budgets"] = dict(self.stress_budgets)
         return out
 
     def canonical_json(self) -> str:
@@ -250,6 +354,10 @@ class Contract:
         """Whether a missing or errored ``gate`` blocks approval."""
         _checked_gate(self.source, "gate", gate, GATE_NAMES)
         return gate in self.required
+
+    def benign(self) -> list[dict[str, Any]]:
+        """The declared benign perturbations as operator JSON (``{name, intensity, seed, ...}``)."""
+        return self.to_dict()["benign_perturbations"]
 
     def threshold(self, gate: str) -> dict[str, Any] | None:
         """The gate-result threshold ``{"op", "value", "basis"}``; None for pass/fail gates."""

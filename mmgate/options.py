@@ -22,6 +22,8 @@ _OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
                                      help="seeds each gate is evaluated over (default: 4)")),
     "batch_size": ("--mmgate-batch-size", dict(metavar="N", type=int, default=None,
                                                help="rows per encoder call (default: 256)")),
+    "stress": ("--mmgate-stress", dict(metavar="N", type=int, default=None,
+                                       help="Hypothesis examples per stress property (default: 10)")),
 }
 
 

@@ -22,6 +22,7 @@ RISKS: tuple[dict, ...] = (
             {"control": "rank and norm divergence between the towers",
              "gates": ["rank_divergence", "norm_divergence"]},
             {"control": "one-sided noise robustness slope", "gates": ["noise_slope"]},
+            {"control": "more image noise never helps retrieval", "gates": ["noise_direction"]},
         ],
     },
     {
@@ -57,6 +58,8 @@ RISKS: tuple[dict, ...] = (
              "gates": ["retrieval_top1", "retrieval_top5"]},
             {"control": "structural gates beside the headline metric",
              "gates": ["effective_rank", "hubness", "mi_probe", "cca_probe"]},
+            {"control": "retrieval under benign input changes and budgeted perturbation chains",
+             "gates": ["benign_perturbation", "stress_retrieval"]},
         ],
     },
     {
@@ -65,6 +68,8 @@ RISKS: tuple[dict, ...] = (
         "controls": [
             {"control": "determinism of the embedding pass", "gates": ["determinism"]},
             {"control": "numerical health of every embedding", "gates": ["numerical_health"]},
+            {"control": "retrieval is per item and symmetric in the modality roles",
+             "gates": ["permutation_invariance", "role_swap"]},
         ],
     },
 )

@@ -24,6 +24,7 @@ CLI_FLAGS: Mapping[str, str] = MappingProxyType({
     "contract": "--mmgate-contract",
     "seeds": "--mmgate-seeds",
     "batch_size": "--mmgate-batch-size",
+    "stress": "--mmgate-stress",
 })
 SETTING_KEYS = tuple(CLI_FLAGS)
 # setting key -> Settings field name.
@@ -34,6 +35,7 @@ _FIELDS: Mapping[str, str] = MappingProxyType({
     "contract": "contract_path",
     "seeds": "seeds",
     "batch_size": "batch_size",
+    "stress": "stress",
 })
 DEFAULT_OUT = "mmgate-out"
 
@@ -78,6 +80,7 @@ _CHECKS: Mapping[str, Callable[[str, Any], Any]] = MappingProxyType({
     "contract": _optional_path,
     "seeds": _positive_int,
     "batch_size": _positive_int,
+    "stress": _positive_int,
 })
 
 
@@ -86,7 +89,8 @@ class Settings:
     """How a gated run is driven: which subject, where reports go, which contract, how many seeds.
 
     ``subject`` None means the built-in reference aligner on the synthetic world; ``contract_path``
-    None means the default contract.
+    None means the default contract; ``stress`` is the number of Hypothesis examples each stress
+    property runs.
     """
 
     subject: str | None = None
@@ -95,6 +99,7 @@ class Settings:
     contract_path: Path | None = None
     seeds: int = 4  # an even count splits evenly over two xdist workers (one seed's gates per worker)
     batch_size: int = 256
+    stress: int = 10
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "subject", _spec("Settings.subject", self.subject))
@@ -105,6 +110,7 @@ class Settings:
         object.__setattr__(self, "seeds", _positive_int("Settings.seeds", self.seeds))
         object.__setattr__(self, "batch_size", _positive_int("Settings.batch_size",
                                                              self.batch_size))
+        object.__setattr__(self, "stress", _positive_int("Settings.stress", self.stress))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (paths as strings), for the run manifest and the config hash."""
@@ -115,6 +121,7 @@ class Settings:
             "contract_path": None if self.contract_path is None else str(self.contract_path),
             "seeds": self.seeds,
             "batch_size": self.batch_size,
+            "stress": self.stress,
         }
 
 

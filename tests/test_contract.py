@@ -275,3 +275,31 @@ def test_bad_values_in_a_file_name_the_file_and_the_key(tmp_path) -> None:
 def test_an_mmgate_table_beside_other_keys_is_rejected() -> None:
     with pytest.raises(ContractError, match="mmgate"):
         Contract.from_mapping({"mmgate": {"contract": {}}, "min_cca": 0.4})
+
+
+def test_benign_perturbations_and_stress_budgets_round_trip_and_change_the_hash() -> None:
+    declared = {"benign_perturbations": [{"name": "template_prefix", "intensity": 1.0,
+                                          "tokens": ["a", "photo", "of"]}],
+                "stress_budgets": {"template_prefix": 1.0, "blur": 0.5}, "max_stress_drop": 0.2}
+    c = Contract.from_mapping(declared)
+    assert c.benign() == [{"name": "template_prefix", "intensity": 1.0, "seed": 0,
+                           "tokens": ["a", "photo", "of"]}]
+    assert Contract.from_mapping(c.to_dict()) == c
+    assert c.sha256() != Contract().sha256()
+    assert c.threshold("stress_retrieval") == {"op": "<=", "value": 0.2, "basis": "point"}
+
+
+@pytest.mark.parametrize("data, match", [
+    ({"benign_perturbations": {"name": "blur"}}, "benign_perturbations: expected a list"),
+    ({"benign_perturbations": [{"name": "blur"}]}, r"benign_perturbations\[0\]: expected a table"),
+    ({"benign_perturbations": [{"name": "blur", "intensity": -1}]}, r"\[0\]: blur.intensity"),
+    ({"benign_perturbations": [{"name": "blur", "intensity": 1, "seed": -2}]}, r"\[0\].seed"),
+    ({"benign_perturbations": [{"name": "blur", "intensity": 1, "kind": "median"}]}, "blur.kind"),
+    ({"stress_budgets": {"gaussian_noise": -0.1}}, "stress_budgets.gaussian_noise"),
+    ({"stress_budgets": {"crop": 1.0}}, "crop.intensity"),
+    ({"stress_budgets": ["blur"]}, "stress_budgets: expected a table"),
+    ({"max_benign_drop": 1.5}, "max_benign_drop"),
+])
+def test_bad_perturbation_declarations_are_rejected_naming_the_field(data, match) -> None:
+    with pytest.raises(ContractError, match=match):
+        Contract.from_mapping(data)

@@ -56,7 +56,7 @@ def test_unknown_cli_keys_are_rejected_naming_the_key() -> None:
 @pytest.mark.parametrize("key, value", [
     ("seeds", 0), ("seeds", "3"), ("seeds", True), ("seeds", 2.0), ("batch_size", 0),
     ("subject", ""), ("subject", 3), ("out", 5), ("out", ""),
-    ("contract", ["c.toml"]),
+    ("contract", ["c.toml"]), ("stress", 0), ("stress", "10"),
 ])
 def test_wrong_pyproject_values_are_rejected_naming_the_key(key: str, value: object) -> None:
     with pytest.raises(ConfigError, match=rf"\[tool.mmgate\] {key}"):
@@ -64,7 +64,8 @@ def test_wrong_pyproject_values_are_rejected_naming_the_key(key: str, value: obj
 
 
 @pytest.mark.parametrize("key, flag", [("seeds", "--mmgate-seeds"),
-                                       ("batch_size", "--mmgate-batch-size")])
+                                       ("batch_size", "--mmgate-batch-size"),
+                                       ("stress", "--mmgate-stress")])
 def test_wrong_cli_values_are_rejected_naming_the_flag(key: str, flag: str) -> None:
     with pytest.raises(ConfigError, match=flag):
         resolve_settings({key: 0}, {key: 3}, ROOT)
@@ -78,7 +79,8 @@ def test_settings_are_validated_on_direct_construction() -> None:
 def test_to_dict_is_json_ready() -> None:
     s = resolve_settings({"contract": "c.toml"}, {}, ROOT)
     assert s.to_dict() == {"subject": None, "builtin": "healthy", "out_dir": "/project/mmgate-out",
-                           "contract_path": "/project/c.toml", "seeds": 4, "batch_size": 256}
+                           "contract_path": "/project/c.toml", "seeds": 4, "batch_size": 256,
+                           "stress": 10}
 
 
 def test_read_pyproject_table_returns_the_tool_mmgate_table(tmp_path) -> None:

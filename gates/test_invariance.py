@@ -1,0 +1,61 @@
+"""Invariance gates (CheckList's INV and DIR, for geometry): retrieval follows a joint permutation
+of the pairs exactly, swapping the modality roles swaps the directions, declared benign input
+changes cost at most a budget, and more image noise never helps beyond bootstrap noise."""
+
+from mmgate.panel import retrieval_ranks
+from mmgate.perturb import GaussianNoise, default_registry
+from mmgate.perturb.effects import (joint_permutation, noise_gains, perturbed_ranks,
+                                    permutation_report, recall_drop, role_swap_report)
+
+NOISE_LEVELS = (0.0, 0.05, 0.1, 0.2)
+
+
+def _embedder(mmgate_context, subject, seed):
+    return lambda paired_set, key: mmgate_context.embed(subject, paired_set, key, seed)
+
+
+def test_permutation_invariance(gate, mmgate_context, subject, measured, seed):
+    order = joint_permutation(len(subject.canary), seed)
+    embedded = mmgate_context.embed(subject, subject.canary.take(order), "joint-permutation", seed)
+    report = permutation_report(measured.ranks, retrieval_ranks(embedded.z_img, embedded.z_txt), order)
+    gate.check("queries whose rank did not follow a joint permutation of the pairs",
+               report["mismatched_queries"], gate.threshold("==", 0), evidence=report)
+
+
+def test_role_swap(gate, measured):
+    embeddings = measured.embeddings
+    report = role_swap_report(measured.ranks, retrieval_ranks(embeddings.z_txt, embeddings.z_img))
+    gate.check("queries whose rank changed when the modality roles were swapped",
+               report["mismatched_queries"], gate.threshold("==", 0), evidence=report)
+
+
+def test_benign_perturbation(gate, mmgate_context, subject, measured, seed):
+    registry = default_registry()
+    operators = [registry.from_json(spec) for spec in gate.contract.benign()]
+    reasons = [op.applies_to(subject.canary) for op in operators]
+    refused = {op.name: why for op, why in zip(operators, reasons) if why is not None}
+    usable = [op for op, why in zip(operators, reasons) if why is None]
+    if not usable:
+        gate.not_applicable(f"no declared benign perturbation applies to the canary: {refused}")
+    embed = _embedder(mmgate_context, subject, seed)
+    effects = [{"perturbation": op.to_json(),
+                "effect": recall_drop(measured.ranks, perturbed_ranks(op, subject.canary, embed))}
+               for op in usable]
+    worst = max(effects, key=lambda e: e["effect"]["drop"])
+    gate.check("largest recall@1 drop under a declared benign perturbation",
+               worst["effect"]["drop"], gate.threshold(),
+               evidence={"worst": worst, "effects": effects, "not_applicable": refused})
+
+
+def test_noise_direction(gate, mmgate_context, subject, measured, seed):
+    reason = GaussianNoise(NOISE_LEVELS[-1]).applies_to(subject.canary)
+    if reason is not None:
+        gate.not_applicable(f"image noise cannot be added: {reason}")
+    embed = _embedder(mmgate_context, subject, seed)
+    ranks = [measured.ranks] + [perturbed_ranks(GaussianNoise(level, seed=seed), subject.canary, embed)
+                                for level in NOISE_LEVELS[1:]]
+    contract = gate.contract
+    report = noise_gains(NOISE_LEVELS, ranks, contract.bootstrap_resamples,
+                         contract.bootstrap_alpha, seed)
+    gate.check("largest lower bootstrap bound of the recall@1 gained by adding image noise",
+               report["largest_gain_lower_bound"], gate.threshold("<=", 0.0), evidence=report)

@@ -1,0 +1,70 @@
+"""Retrieval effects of perturbations: recall drops, joint-permutation and role-swap checks, and
+the noise-direction gains with their paired bootstrap bounds."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mmgate.embedding import Embeddings
+from mmgate.encoders import PairedSet
+from mmgate.panel import retrieval_ranks
+from mmgate.perturb import Brightness
+from mmgate.perturb.effects import (joint_permutation, noise_gains, perturbation_key,
+                                    perturbed_ranks, permutation_report, recall_drop,
+                                    role_swap_report)
+
+RNG = np.random.default_rng(0)
+Z_IMG = RNG.standard_normal((40, 8))
+Z_TXT = Z_IMG + 0.6 * RNG.standard_normal((40, 8))
+
+
+def test_recall_drop_reports_both_directions_and_the_larger_loss():
+    clean = retrieval_ranks(Z_IMG, Z_IMG)
+    worse = retrieval_ranks(Z_IMG, Z_TXT)
+    effect = recall_drop(clean, worse)
+    assert effect["image_to_text"]["clean"] == 1.0
+    assert effect["drop"] == max(effect["image_to_text"]["drop"], effect["text_to_image"]["drop"]) > 0
+
+
+def test_ranks_of_per_item_embeddings_follow_a_joint_permutation():
+    order = joint_permutation(40, seed=3)
+    report = permutation_report(retrieval_ranks(Z_IMG, Z_TXT),
+                                retrieval_ranks(Z_IMG[order], Z_TXT[order]), order)
+    assert report["mismatched_queries"] == 0
+    assert report["image_to_text"]["recall@1_clean"] == report["image_to_text"]["recall@1_permuted"]
+
+
+def test_a_batch_dependent_encoder_breaks_the_permutation_check():
+    order = joint_permutation(40, seed=3)
+    drifting = Z_TXT[order] + np.linspace(0, 3, 40)[:, None]  # output depends on batch position
+    report = permutation_report(retrieval_ranks(Z_IMG, Z_TXT),
+                                retrieval_ranks(Z_IMG[order], drifting), order)
+    assert report["mismatched_queries"] > 0 and report["image_to_text"]["first_mismatches"]
+
+
+def test_swapping_roles_swaps_the_directions():
+    ranks = retrieval_ranks(Z_IMG, Z_TXT)
+    assert role_swap_report(ranks, retrieval_ranks(Z_TXT, Z_IMG))["mismatched_queries"] == 0
+    assert role_swap_report(ranks, ranks)["mismatched_queries"] > 0
+
+
+def test_noise_gains_flag_only_a_significant_improvement():
+    clean = retrieval_ranks(Z_IMG, Z_TXT)
+    perfect = retrieval_ranks(Z_IMG, Z_IMG)
+    helped = noise_gains((0.0, 0.1), [clean, perfect], n_boot=200, alpha=0.05, seed=0)
+    assert helped["largest_gain_lower_bound"] > 0
+    hurt = noise_gains((0.0, 0.1), [perfect, clean], n_boot=200, alpha=0.05, seed=0)
+    assert hurt["largest_gain_lower_bound"] < 0 and len(hurt["steps"]) == 2
+
+
+def test_perturbed_ranks_embed_the_perturbed_set_under_its_json_key():
+    seen = []
+    canary = PairedSet(Z_IMG.reshape(40, 2, 4), [f"t {i}" for i in range(40)])
+
+    def embed(paired_set, key):
+        seen.append(key)
+        return Embeddings(paired_set.images.reshape(40, -1), Z_TXT)
+
+    operator = Brightness(0.1)
+    perturbed_ranks(operator, canary, embed)
+    assert seen == [perturbation_key(operator)] and '"name":"brightness"' in seen[0]
