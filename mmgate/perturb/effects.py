@@ -86,14 +86,18 @@ def role_swap_report(ranks: RetrievalRanks, swapped: RetrievalRanks) -> dict[str
 def noise_gains(levels: tuple[float, ...], ranks: list[RetrievalRanks], n_boot: int,
                 alpha: float, seed: int) -> dict[str, Any]:
     """Recall@1 gained by each step up in noise, per direction, with a paired bootstrap interval
-    over queries; ``largest_gain_lower_bound`` > 0 means more noise significantly helped."""
+    over queries; ``largest_gain_lower_bound`` > 0 means more noise significantly helped. The
+    family-wise error is held at ``alpha`` (Bonferroni over the steps and directions), so a healthy
+    model is not rejected for one lucky query in several comparisons."""
     steps = []
+    comparisons = (len(levels) - 1) * len(DIRECTIONS)
     for (low, r_low), (high, r_high) in zip(zip(levels, ranks), zip(levels[1:], ranks[1:])):
         for direction in DIRECTIONS:
             diff = _hits(r_high, direction).astype(np.float64) - _hits(r_low, direction)
-            ci = bootstrap_ci(diff, n_boot=n_boot, alpha=alpha, seed=seed)
+            ci = bootstrap_ci(diff, n_boot=n_boot, alpha=alpha / comparisons, seed=seed)
             steps.append({"from": low, "to": high, "direction": direction,
                           "gain": float(diff.mean()), "ci_low": ci[0], "ci_high": ci[1]})
     curve = {direction: [float(_hits(r, direction).mean()) for r in ranks] for direction in DIRECTIONS}
     return {"levels": list(levels), "recall@1": curve, "steps": steps,
+            "alpha_per_comparison": alpha / comparisons,
             "largest_gain_lower_bound": max(step["ci_low"] for step in steps)}
