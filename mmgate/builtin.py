@@ -59,9 +59,11 @@ class ReferenceTrainer:
         return self._trained[key]
 
     def model(self, condition: Condition, seed: int) -> ReferenceAligner:
-        """The condition's model at ``seed``, deployed on the condition's evaluation world."""
+        """The condition's model at ``seed``, deployed on the condition's evaluation world with the
+        condition's scoring temperature (trained temperature x ``temperature_scale``)."""
         trained = self.train(condition.train_world, seed, condition.aligner, condition.training)
-        return deployed(trained.model, condition.eval_world)
+        model = deployed(trained.model, condition.eval_world)
+        return dataclasses.replace(model, temperature=model.temperature * condition.temperature_scale)
 
     def subject(self, seed: int, condition: Condition = HEALTHY) -> Subject:
         """The built-in subject for one seed: the condition's model and its evaluation test split."""

@@ -1,4 +1,5 @@
-"""``python -m mmgate``: subcommands over bundles and artifacts (``verify``; one line adds another)."""
+"""``python -m mmgate``: subcommands over bundles and artifacts (``verify``, ``calibrate``; one line
+adds another)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from mmgate import calibration
+from mmgate.errors import ConfigError
 from mmgate.verify import verify_bundle
 
 EXIT_OK = 0
@@ -44,8 +47,45 @@ def _run_verify(args: argparse.Namespace) -> int:
     return EXIT_FAILED
 
 
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def _configure_calibrate(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, required=True,
+                        help="directory receiving calibrate-<run id>/ (matrix, heat map, runs, logs)")
+    parser.add_argument("--seeds", type=int, default=calibration.DEFAULT_SEEDS,
+                        help=f"seeds per injected condition (default {calibration.DEFAULT_SEEDS})")
+    parser.add_argument("--healthy-seeds", type=int, default=calibration.DEFAULT_HEALTHY_SEEDS,
+                        help="seeds of the healthy run, each one healthy sample "
+                             f"(default {calibration.DEFAULT_HEALTHY_SEEDS})")
+    parser.add_argument("--conditions", type=_names, default=None, metavar="A,B,...",
+                        help="comma-separated conditions to gate (default: all)")
+    parser.add_argument("--jobs", type=int, default=calibration.DEFAULT_JOBS,
+                        help=f"gated runs at a time (default {calibration.DEFAULT_JOBS})")
+
+
+def _run_calibrate(args: argparse.Namespace) -> int:
+    """Gate every condition, write the detection matrix, print one line per row and CALIBRATE last."""
+    try:
+        result = calibration.calibrate(args.out, args.conditions, args.seeds, args.healthy_seeds, args.jobs)
+    except ConfigError as exc:
+        print(f"calibrate: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    for row in result.facts["rows"]:
+        own = "own-family" if row["detected_by_own_family"] else "-"
+        print(f"{row['condition']:32s} {row['family']:20s} {row['decision']:10s} {own:10s} "
+              f"{','.join(row['gates_fired']) or '-'}")
+    print(f"matrix {result.matrix_path}")
+    print(f"heatmap {result.heatmap_path}")
+    print(result.line)
+    return EXIT_OK
+
+
 COMMANDS: tuple[Command, ...] = (
     Command("verify", "re-check a bundle's hashes, completeness and report schemas", _configure_verify, _run_verify),
+    Command("calibrate", "gate the built-in subject under injected failures and healthy seeds; write the "
+            "detection matrix", _configure_calibrate, _run_calibrate),
 )
 
 

@@ -420,3 +420,39 @@ def _spectrum(values: object, name: str) -> np.ndarray:
     if np.any(np.diff(array) > tolerance):
         raise InputError(f"{name}: eigenvalues must be sorted in descending order")
     return np.clip(array, 0.0, None)
+
+
+def render_heatmap(title: str, row_labels: Sequence[str], column_labels: Sequence[str],
+                   values: object, value_label: str) -> bytes:
+    """PNG bytes of a labelled heat map of ``values`` in [0, 1] (rows x columns), e.g. the share of
+    each gate's cases that failed under each calibration condition; non-zero cells are annotated."""
+    for name, text in (("title", title), ("value_label", value_label)):
+        if not isinstance(text, str):
+            raise InputError(f"{name}: expected a string, got {type(text).__name__}")
+    for name, labels in (("row_labels", row_labels), ("column_labels", column_labels)):
+        if isinstance(labels, (str, bytes)) or not isinstance(labels, Sequence) or not labels \
+                or not all(isinstance(label, str) for label in labels):
+            raise InputError(f"{name}: expected a non-empty sequence of strings")
+    grid = _finite_array(values, "values", "cell values")
+    if grid.shape != (len(row_labels), len(column_labels)):
+        raise InputError(f"values: expected shape ({len(row_labels)}, {len(column_labels)}) for the "
+                         f"labels, got {grid.shape}")
+    if grid.min() < 0.0 or grid.max() > 1.0:
+        raise InputError("values: expected cell values in [0, 1]")
+    width = min(24.0, 4.8 + 0.45 * len(column_labels))
+    height = min(24.0, 2.2 + 0.32 * len(row_labels))
+    fig = Figure(figsize=(width, height), dpi=DPI, facecolor="white")
+    fig.subplots_adjust(left=3.4 / width, right=1.0 - 1.2 / width, bottom=1.8 / height,
+                        top=1.0 - 0.5 / height)
+    ax = fig.subplots()
+    image = ax.imshow(grid, cmap="Reds", vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest")
+    ax.set_xticks(range(len(column_labels)), [_plain(c) for c in column_labels], rotation=60,
+                  ha="right", fontsize="small")
+    ax.set_yticks(range(len(row_labels)), [_plain(r) for r in row_labels], fontsize="small")
+    for (row, column), value in np.ndenumerate(grid):
+        if value > 0.0:
+            ax.text(column, row, f"{value:.2f}".lstrip("0"), ha="center", va="center", fontsize=6,
+                    color="white" if value > 0.5 else "black")
+    ax.set_title(_plain(title))
+    fig.colorbar(image, ax=ax, label=_plain(value_label), fraction=0.03, pad=0.02)
+    return _png(fig)

@@ -194,3 +194,37 @@ def test_curve_plot_is_a_deterministic_png_of_fixed_size():
 def test_malformed_curve_series_raise_input_error(series, named):
     with pytest.raises(InputError, match=named):
         render_curve_plot("t", "x", series, "y")
+
+
+HEATMAP_ROWS = ["healthy [APPROVE]", "collapse_low_temperature [REJECT]"]
+HEATMAP_COLUMNS = ["retrieval_top1", "mean_cosine", "hubness"]
+HEATMAP_VALUES = [[0.0, 0.0, 0.0], [0.0, 1.0, 0.25]]
+
+
+def test_heatmap_is_a_png_and_byte_identical_for_equal_input():
+    first = plots.render_heatmap("matrix", HEATMAP_ROWS, HEATMAP_COLUMNS, HEATMAP_VALUES, "failed share")
+    second = plots.render_heatmap("matrix", HEATMAP_ROWS, HEATMAP_COLUMNS, HEATMAP_VALUES, "failed share")
+    assert first.startswith(PNG_SIGNATURE)
+    assert first == second
+    assert imread(io.BytesIO(first)).ndim == 3
+
+
+def test_heatmap_cells_change_the_image():
+    changed = [[0.0, 0.0, 0.0], [0.0, 0.0, 0.25]]
+    assert plots.render_heatmap("m", HEATMAP_ROWS, HEATMAP_COLUMNS, HEATMAP_VALUES, "v") != \
+        plots.render_heatmap("m", HEATMAP_ROWS, HEATMAP_COLUMNS, changed, "v")
+
+
+@pytest.mark.parametrize("values, match", [
+    ([[0.0, 0.0, 0.0]], "expected shape"),
+    ([[0.0, 0.0, 0.0], [0.0, 1.5, 0.0]], r"in \[0, 1\]"),
+    ([[0.0, 0.0, 0.0], [0.0, float("nan"), 0.0]], "NaN"),
+])
+def test_heatmap_rejects_malformed_values(values, match):
+    with pytest.raises(InputError, match=match):
+        plots.render_heatmap("m", HEATMAP_ROWS, HEATMAP_COLUMNS, values, "v")
+
+
+def test_heatmap_rejects_empty_labels():
+    with pytest.raises(InputError, match="row_labels"):
+        plots.render_heatmap("m", [], HEATMAP_COLUMNS, np.zeros((0, 3)), "v")
