@@ -9,6 +9,8 @@ from dataclasses import dataclass
 DIRECTIONS = ("image_to_text", "text_to_image")
 MODALITIES = ("image", "text")
 CONFOUNDERS = ("parity", "bucket")
+KNOBS = ("image_noise", "text_noise", "pair_corruption", "temperature_scale", "confounder_strength",
+         "preprocessing_scale")
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,9 @@ GATES: tuple[GateSpec, ...] = (
              "declared benign changes of the inputs may cost only a little retrieval"),
     GateSpec("noise_direction", "invariance", ("seed",), "test_invariance.py",
              "adding image noise must never improve retrieval beyond bootstrap noise"),
+    GateSpec("robustness_margin", "robustness", ("seed", "knob"), "test_margins.py",
+             "every acceptance gate must keep passing over a declared range of each knob; the margin "
+             "is the largest intensity at which they all still pass"),
     GateSpec("stress_retrieval", "stress", ("seed",), "test_stress.py",
              "every perturbation chain within the stress budgets may cost only a little retrieval"),
 )
@@ -94,6 +99,8 @@ def axis_values(axis: str, seeds: int) -> tuple[object, ...]:
         return MODALITIES
     if axis == "confounder":
         return CONFOUNDERS
+    if axis == "knob":
+        return KNOBS
     raise KeyError(f"unknown gate axis {axis!r}")
 
 

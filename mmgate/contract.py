@@ -13,7 +13,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from mmgate.catalogue import GATES
+from mmgate.catalogue import GATES, KNOBS
 from mmgate.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -25,7 +25,7 @@ GATE_NAMES = tuple(spec.name for spec in GATES)
 # Gates that apply only when the subject supports them (labels, training data, perturbations).
 CONDITIONAL_GATES = frozenset({
     "mi_probe", "cca_probe", "split_hygiene", "leakage_alarm", "noise_slope", "corruption_slope",
-    "counterfactual_drop", "benign_perturbation", "noise_direction", "stress_retrieval",
+    "counterfactual_drop", "robustness_margin", "benign_perturbation", "noise_direction", "stress_retrieval",
 })
 DEFAULT_REQUIRED = tuple(name for name in GATE_NAMES if name not in CONDITIONAL_GATES)
 BASES = ("point", "lower_bound", "upper_bound")
@@ -70,6 +70,12 @@ _FLOAT_RANGES: Mapping[str, tuple[float | None, float | None, bool, bool]] = Map
     "max_leakage_correlation": (0.0, 1.0, False, False),
     "max_benign_drop": (0.0, 1.0, False, False),
     "max_stress_drop": (0.0, 1.0, False, False),
+    "min_margin_image_noise": (0.0, None, False, False),
+    "min_margin_text_noise": (0.0, None, False, False),
+    "min_margin_pair_corruption": (0.0, None, False, False),
+    "min_margin_temperature_scale": (0.0, None, False, False),
+    "min_margin_confounder_strength": (0.0, None, False, False),
+    "min_margin_preprocessing_scale": (0.0, None, False, False),
     "bootstrap_alpha": (0.0, 0.5, True, True),
 })
 _MIN_RESAMPLES = 100
@@ -287,6 +293,12 @@ class Contract:
     max_leakage_correlation: float = 0.35
     max_benign_drop: float = 0.05
     max_stress_drop: float = 0.10
+    min_margin_image_noise: float = 1.0
+    min_margin_text_noise: float = 0.02
+    min_margin_pair_corruption: float = 0.05
+    min_margin_temperature_scale: float = 4.0
+    min_margin_confounder_strength: float = 16.0
+    min_margin_preprocessing_scale: float = 0.7
     benign_perturbations: tuple = DEFAULT_BENIGN
     stress_budgets: tuple = DEFAULT_STRESS_BUDGETS
     bootstrap_resamples: int = 1000
@@ -354,6 +366,13 @@ class Contract:
         """Whether a missing or errored ``gate`` blocks approval."""
         _checked_gate(self.source, "gate", gate, GATE_NAMES)
         return gate in self.required
+
+    def min_margin(self, knob: str) -> float:
+        """The smallest robustness margin (largest intensity at which every acceptance gate still
+        passes) the contract accepts for ``knob``."""
+        if knob not in KNOBS:
+            raise ContractError(f"{self.source}: knob: expected one of {list(KNOBS)}, got {knob!r}")
+        return getattr(self, f"min_margin_{knob}")
 
     def benign(self) -> list[dict[str, Any]]:
         """The declared benign perturbations as operator JSON (``{name, intensity, seed, ...}``)."""

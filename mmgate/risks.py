@@ -60,6 +60,8 @@ RISKS: tuple[dict, ...] = (
              "gates": ["effective_rank", "hubness", "mi_probe", "cca_probe"]},
             {"control": "retrieval under benign input changes and budgeted perturbation chains",
              "gates": ["benign_perturbation", "stress_retrieval"]},
+            {"control": "acceptance margins over declared knob ranges (noise, pairing, scoring, "
+                        "confounder, preprocessing)", "gates": ["robustness_margin"]},
         ],
     },
     {
