@@ -13,6 +13,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from mmgate.canonical import parse_json_strict
 from mmgate.catalogue import GATES, KNOBS
 from mmgate.errors import ConfigError
 
@@ -29,6 +30,8 @@ CONDITIONAL_GATES = frozenset({
 })
 DEFAULT_REQUIRED = tuple(name for name in GATE_NAMES if name not in CONDITIONAL_GATES)
 BASES = ("point", "lower_bound", "upper_bound")
+# Gates whose measurement carries a bootstrap interval, so a contract may gate on its bound.
+GATES_WITH_INTERVALS = frozenset({"retrieval_top1", "retrieval_top5", "symmetry_gap"})
 # gate name -> (comparison the measured statistic must satisfy, contract field holding the limit).
 GATE_THRESHOLDS: Mapping[str, tuple[str, str]] = MappingProxyType({
     "retrieval_top1": (">=", "min_retrieval_top1"),
@@ -154,11 +157,20 @@ def _checked_bounds(source: str, value: Any) -> tuple[tuple[str, str], ...]:
     pairs = {}
     for gate, basis in value.items():
         _checked_gate(source, "bounds", gate, gated)
-        if not isinstance(basis, str) or basis not in BASES:
-            raise ContractError(f"{source}: bounds.{gate}: expected one of {list(BASES)}, "
+        allowed = _allowed_bases(gate)
+        if not isinstance(basis, str) or basis not in allowed:
+            raise ContractError(f"{source}: bounds.{gate}: expected one of {list(allowed)} (a bound "
+                                f"may only make a gate with a confidence interval stricter), "
                                 f"got {basis!r}")
         pairs[gate] = basis
     return tuple((gate, pairs[gate]) for gate in gated if gate in pairs)
+
+
+def _allowed_bases(gate: str) -> tuple[str, ...]:
+    """Point always; the stricter bootstrap bound for the gates that measure one."""
+    if gate not in GATES_WITH_INTERVALS:
+        return ("point",)
+    return ("point", "lower_bound" if GATE_THRESHOLDS[gate][0] == ">=" else "upper_bound")
 
 
 def _builtin_operator(source: str, where: str, name: str, intensity: Any,
@@ -400,19 +412,10 @@ def _unwrapped(source: str, data: Any) -> Mapping[str, Any]:
     return inner["contract"]
 
 
-def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate key {key!r}")
-        out[key] = value
-    return out
-
-
 def _parse(path: Path, text: str) -> Any:
     if path.suffix.lower() == ".toml":
         return tomllib.loads(text)
-    return json.loads(text, object_pairs_hook=_json_object)
+    return parse_json_strict(text)
 
 
 def load_contract(path: str | os.PathLike[str] | None) -> Contract:

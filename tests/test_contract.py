@@ -303,3 +303,15 @@ def test_benign_perturbations_and_stress_budgets_round_trip_and_change_the_hash(
 def test_bad_perturbation_declarations_are_rejected_naming_the_field(data, match) -> None:
     with pytest.raises(ContractError, match=match):
         Contract.from_mapping(data)
+
+
+@pytest.mark.parametrize("gate, basis", [("mean_cosine", "upper_bound"), ("retrieval_top1", "upper_bound"),
+                                         ("symmetry_gap", "lower_bound")])
+def test_a_bound_may_only_make_a_gate_with_an_interval_stricter(gate, basis):
+    with pytest.raises(ContractError, match=rf"bounds\.{gate}: expected one of"):
+        Contract.from_mapping({"bounds": {gate: basis}})
+
+
+def test_the_stricter_bound_of_an_interval_gate_is_accepted():
+    contract = Contract.from_mapping({"bounds": {"retrieval_top1": "lower_bound", "symmetry_gap": "upper_bound"}})
+    assert contract.basis("retrieval_top1") == "lower_bound" and contract.basis("symmetry_gap") == "upper_bound"
