@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -23,7 +24,7 @@ def _json_value(value: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class Operator:
+class Operator(ABC):
     """A data perturbation: ``apply(paired_set)`` returns a new, perturbed set.
 
     ``intensity`` 0 is the identity; ``INTENSITY`` holds (low, high, low_open, high_open) of its
@@ -67,12 +68,13 @@ class Operator:
         """This operator's independent random stream."""
         return np.random.default_rng(np.random.SeedSequence([self.seed, self.STREAM, *extra]))
 
+    @abstractmethod
     def applies_to(self, paired_set: PairedSet) -> str | None:
         """None when the operator can act on ``paired_set``, else the reason it cannot."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _apply(self, paired_set: PairedSet) -> PairedSet:
-        raise NotImplementedError
+        ...
 
     def apply(self, paired_set: PairedSet) -> PairedSet:
         """The perturbed set (the input is left untouched); InputError when it cannot apply."""

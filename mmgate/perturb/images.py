@@ -7,6 +7,7 @@ and clipped back to [0, 255]); the dtype is always kept.
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,8 +30,9 @@ class ImageOperator(Operator):
     def applies_to(self, paired_set: PairedSet) -> str | None:
         return image_reason(paired_set.images, channels=self.NEEDS_CHANNELS)
 
+    @abstractmethod
     def transform(self, x: np.ndarray, full: float) -> np.ndarray:
-        raise NotImplementedError
+        ...
 
     def _apply(self, paired_set: PairedSet) -> PairedSet:
         images = paired_set.images

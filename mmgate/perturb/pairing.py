@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,8 +24,9 @@ class PairingOperator(Operator):
     def applies_to(self, paired_set: PairedSet) -> str | None:
         return None
 
+    @abstractmethod
     def permutation(self, n: int) -> np.ndarray:
-        raise NotImplementedError
+        ...
 
     def _apply(self, paired_set: PairedSet) -> PairedSet:
         order = self.permutation(len(paired_set))

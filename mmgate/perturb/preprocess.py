@@ -3,6 +3,7 @@ normalises differently at serving time than at training time)."""
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,8 +32,9 @@ class PreprocessOperator(Operator):
     def applies_to(self, paired_set: PairedSet) -> str | None:
         return numeric_reason(getattr(paired_set, MODALITIES[self.modality]), self.modality)
 
+    @abstractmethod
     def transform(self, x: np.ndarray, full: float) -> np.ndarray:
-        raise NotImplementedError
+        ...
 
     def _apply(self, paired_set: PairedSet) -> PairedSet:
         attr = MODALITIES[self.modality]

@@ -4,6 +4,7 @@ probabilities and loss values move."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -14,7 +15,7 @@ from mmgate.perturb.base import checked_intensity
 
 
 @dataclass(frozen=True)
-class ScoringPerturbation:
+class ScoringPerturbation(ABC):
     """A change of the scoring rule: ``apply_scores`` and ``apply_temperature``; never data."""
 
     intensity: float
@@ -37,11 +38,13 @@ class ScoringPerturbation:
         """``{"name", "intensity", "seed"}``, as for data operators."""
         return {"name": self.NAME, "intensity": self.intensity, "seed": self.seed}
 
+    @abstractmethod
     def apply_scores(self, scores: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def apply_temperature(self, temperature: float) -> float:
-        raise NotImplementedError
+        ...
 
 
 @dataclass(frozen=True)

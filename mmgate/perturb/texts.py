@@ -6,6 +6,7 @@ that do not fit are truncated away at the end, as a fixed-length tokenizer would
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,11 +35,13 @@ class TextOperator(Operator):
     def applies_to(self, paired_set: PairedSet) -> str | None:
         return text_reason(paired_set.texts)
 
+    @abstractmethod
     def on_strings(self, rows: list[list[str]], vocabulary: list[str]) -> list[list[str]]:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def on_tokens(self, tokens: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        ...
 
     def _apply(self, paired_set: PairedSet) -> PairedSet:
         texts = paired_set.texts
