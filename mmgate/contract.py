@@ -7,20 +7,17 @@ import hashlib
 import json
 import math
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from mmgate import tomlcompat
 from mmgate.canonical import parse_json_strict
 from mmgate.catalogue import GATES, KNOBS
 from mmgate.errors import ConfigError
+from mmgate.results import BASES
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:
-    import tomli as tomllib
 
 GATE_NAMES = tuple(spec.name for spec in GATES)
 # Gates that apply only when the subject supports them (labels, training data, perturbations).
@@ -29,7 +26,6 @@ CONDITIONAL_GATES = frozenset({
     "counterfactual_drop", "robustness_margin", "benign_perturbation", "noise_direction", "stress_retrieval",
 })
 DEFAULT_REQUIRED = tuple(name for name in GATE_NAMES if name not in CONDITIONAL_GATES)
-BASES = ("point", "lower_bound", "upper_bound")
 # Gates whose measurement carries a bootstrap interval, so a contract may gate on its bound.
 GATES_WITH_INTERVALS = frozenset({"retrieval_top1", "retrieval_top5", "symmetry_gap"})
 # gate name -> (comparison the measured statistic must satisfy, contract field holding the limit).
@@ -414,7 +410,7 @@ def _unwrapped(source: str, data: Any) -> Mapping[str, Any]:
 
 def _parse(path: Path, text: str) -> Any:
     if path.suffix.lower() == ".toml":
-        return tomllib.loads(text)
+        return tomlcompat.loads(text)
     return parse_json_strict(text)
 
 

@@ -6,24 +6,26 @@ from typing import Any
 
 import pytest
 
-# setting key -> (flag, argparse keyword arguments)
-_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
-    "subject": ("--mmgate-subject", dict(metavar="MODULE:CALLABLE", default=None,
-                                         help="zero-argument factory returning an mmgate.Subject "
-                                              "(default: the built-in reference aligner)")),
-    "builtin": ("--mmgate-builtin", dict(metavar="NAME", default=None,
-                                         help="condition of the built-in subject (default: healthy; "
-                                              "python -m mmgate calibrate runs the others)")),
-    "out": ("--mmgate-out", dict(metavar="DIR", default=None,
-                                 help="directory receiving the bundles (default: mmgate-out)")),
-    "contract": ("--mmgate-contract", dict(metavar="FILE", default=None,
-                                           help="TOML or JSON file overriding contract thresholds")),
-    "seeds": ("--mmgate-seeds", dict(metavar="N", type=int, default=None,
-                                     help="seeds each gate is evaluated over (default: 4)")),
-    "batch_size": ("--mmgate-batch-size", dict(metavar="N", type=int, default=None,
-                                               help="rows per encoder call (default: 256)")),
-    "stress": ("--mmgate-stress", dict(metavar="N", type=int, default=None,
-                                       help="Hypothesis examples per stress property (default: 10)")),
+from mmgate.settings import CLI_FLAGS
+
+# setting key -> argparse keyword arguments; the flag itself is the settings' CLI_FLAGS[key].
+_OPTIONS: dict[str, dict[str, Any]] = {
+    "subject": dict(metavar="MODULE:CALLABLE", default=None,
+                    help="zero-argument factory returning an mmgate.Subject "
+                         "(default: the built-in reference aligner)"),
+    "builtin": dict(metavar="NAME", default=None,
+                    help="condition of the built-in subject (default: healthy; "
+                         "python -m mmgate calibrate runs the others)"),
+    "out": dict(metavar="DIR", default=None,
+                    help="directory receiving the bundles (default: mmgate-out)"),
+    "contract": dict(metavar="FILE", default=None,
+                    help="TOML or JSON file overriding contract thresholds"),
+    "seeds": dict(metavar="N", type=int, default=None,
+                    help="seeds each gate is evaluated over (default: 4)"),
+    "batch_size": dict(metavar="N", type=int, default=None,
+                    help="rows per encoder call (default: 256)"),
+    "stress": dict(metavar="N", type=int, default=None,
+                    help="Hypothesis examples per stress property (default: 10)"),
 }
 
 
@@ -32,8 +34,8 @@ def register(parser: pytest.Parser) -> None:
     group = parser.getgroup("mmgate", "multimodal release gates")
     group.addoption("--mmgate", dest="mmgate_enabled", action="store_true", default=False,
                     help="run mmgate's release gates; write the decision and audit bundle")
-    for key, (flag, kwargs) in _OPTIONS.items():
-        group.addoption(flag, dest=f"mmgate_{key}", **kwargs)
+    for key, kwargs in _OPTIONS.items():
+        group.addoption(CLI_FLAGS[key], dest=f"mmgate_{key}", **kwargs)
 
 
 def enabled(config: pytest.Config) -> bool:

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
+from mmgate import tomlcompat
 from mmgate.errors import ConfigError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:
-    import tomli as tomllib
 
 # setting key (also its [tool.mmgate] key) -> the command-line flag that sets it.
 CLI_FLAGS: Mapping[str, str] = MappingProxyType({
@@ -169,7 +165,7 @@ def read_pyproject_table(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not p.is_file():
         return {}
     try:
-        data = tomllib.loads(p.read_bytes().decode("utf-8"))
+        data = tomlcompat.loads(p.read_bytes().decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise ConfigError(f"{str(p)!r} is not valid TOML: {exc}") from exc
     tool = data.get("tool", {})
