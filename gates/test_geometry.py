@@ -1,4 +1,4 @@
-"""Geometry gates: collapse (mean cosine, variance floor, effective rank), hubness, and the
+"""Geometry gates: collapse (mean cosine, variance floor, effective rank, RankMe), hubness, and the
 divergence of rank and norm between the two towers."""
 
 
@@ -18,6 +18,12 @@ def test_effective_rank(gate, measured, modality):
     geometry = measured.geometry(modality)
     gate.check(f"{modality} effective rank", geometry["effective_rank"], gate.threshold(),
                evidence=geometry)
+
+
+def test_rankme(gate, measured, modality):
+    geometry = measured.geometry(modality)
+    gate.check(f"{modality} RankMe as a share of the dimension {geometry['dimension']}",
+               geometry["rankme_share"], gate.threshold(), evidence=geometry)
 
 
 def test_hubness(gate, measured, direction):

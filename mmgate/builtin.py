@@ -19,16 +19,21 @@ from mmgate.world import World, WorldConfig, make_world
 BUILTIN_NAME = "mmgate-reference"
 
 
+def split_set(world: World, split: str) -> PairedSet:
+    """One split of the world as pairs, as the world pairs them, with the image side's labels."""
+    part = world.split(split)
+    return PairedSet(
+        images=part.images,
+        texts=part.tokens,
+        factors=dict(part.factors),
+        confounders=dict(part.confounders),
+        name=f"synthetic-{split}",
+    )
+
+
 def canary_of(world: World) -> PairedSet:
     """The world's test split as the canary set, with its factor and confounder labels."""
-    test = world.test
-    return PairedSet(
-        images=test.images,
-        texts=test.tokens,
-        factors=dict(test.factors),
-        confounders=dict(test.confounders),
-        name="synthetic-test",
-    )
+    return split_set(world, "test")
 
 
 def deployed(model: ReferenceAligner, world: WorldConfig) -> ReferenceAligner:
@@ -66,6 +71,8 @@ class ReferenceTrainer:
         return dataclasses.replace(model, temperature=model.temperature * condition.temperature_scale)
 
     def subject(self, seed: int, condition: Condition = HEALTHY) -> Subject:
-        """The built-in subject for one seed: the condition's model and its evaluation test split."""
+        """The built-in subject for one seed: the condition's model, its evaluation test split as the
+        canary and the training split it was trained on (pairing corruption included)."""
         return Subject(name=BUILTIN_NAME, encoder=self.model(condition, seed),
-                       canary=canary_of(self.world(condition.eval_world, seed)))
+                       canary=canary_of(self.world(condition.eval_world, seed)),
+                       training=split_set(self.world(condition.train_world, seed), "train"))

@@ -39,6 +39,7 @@ HEATMAP_FILE = "detection_matrix.png"
 DEFAULT_SEEDS = 4
 DEFAULT_HEALTHY_SEEDS = 5
 DEFAULT_JOBS = 2
+BASELINE_FILE = "healthy_baseline.json"
 FIRED = ("failed", "error")
 NEVER_RAN = ("missing", "skipped")
 # failure family -> the chapter-3 risk (mmgate.risks) whose controls are that family's gates
@@ -48,9 +49,9 @@ FAMILY_RISKS: Mapping[str, str] = {
     "pairing_corruption": "pairing_corruption",
     "collapse": "representation_collapse",
 }
-# failure family -> catalogue gate families that also belong to it (drift gates, once they exist)
+# failure family -> catalogue gate families that also belong to it
 FAMILY_GATE_FAMILIES: Mapping[str, tuple[str, ...]] = {
-    "scoring_drift": ("drift",),
+    "scoring_drift": ("scoring",),
     "preprocessing_drift": ("drift",),
 }
 _BUNDLE_LINE = re.compile(r"^mmgate: decision=(?P<decision>[A-Z]+) bundle=(?P<bundle>.+)$")
@@ -271,22 +272,23 @@ def failed_outcome(condition: str, seeds: int, exit_code: int, error: str, wall_
     return RunOutcome(condition, seeds, "INCOMPLETE", exit_code, (), None, error, wall_s)
 
 
-def gate_command(name: str, seeds: int, runs_dir: Path) -> list[str]:
+def gate_command(name: str, seeds: int, runs_dir: Path, extra: Sequence[str] = ()) -> list[str]:
     """The pytest command line that gates condition ``name`` with the installed plugin."""
     return [sys.executable, "-m", "pytest", "--mmgate", "--mmgate-builtin", name,
-            "--mmgate-seeds", str(seeds), "--mmgate-out", str(runs_dir), "-p", "no:cacheprovider", "-q"]
+            "--mmgate-seeds", str(seeds), "--mmgate-out", str(runs_dir), "-p", "no:cacheprovider", "-q",
+            *extra]
 
 
-def run_condition(name: str, seeds: int, out: Path, timeout_s: float) -> RunOutcome:
-    """Gate one condition in a subprocess from an empty working directory; its log goes to
-    ``out/logs/<name>.log``."""
+def run_condition(name: str, seeds: int, out: Path, timeout_s: float, extra: Sequence[str] = ()) -> RunOutcome:
+    """Gate one condition in a subprocess from an empty working directory (``extra`` options
+    appended); its log goes to ``out/logs/<name>.log``."""
     runs_dir, logs_dir = out / "runs", out / "logs"
     runs_dir.mkdir(parents=True, exist_ok=True)
     logs_dir.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix=f"mmgate-calibrate-{name}-") as workdir:
         try:
-            done = subprocess.run(gate_command(name, seeds, runs_dir.resolve()), cwd=workdir,
+            done = subprocess.run(gate_command(name, seeds, runs_dir.resolve(), extra), cwd=workdir,
                                   capture_output=True, text=True, timeout=timeout_s, check=False)
         except subprocess.TimeoutExpired as exc:
             log = exc.stdout or b""
@@ -327,7 +329,12 @@ def chosen_conditions(names: Sequence[str] | None) -> tuple[Condition, ...]:
 def calibrate(out: Path, names: Sequence[str] | None = None, seeds: int = DEFAULT_SEEDS,
               healthy_seeds: int = DEFAULT_HEALTHY_SEEDS, jobs: int = DEFAULT_JOBS,
               timeout_s: float = 1800.0) -> Calibration:
-    """Gate every chosen condition (``jobs`` runs at a time), then write the matrix and heat map."""
+    """Gate every chosen condition, then write the matrix and heat map.
+
+    The healthy condition runs first, over at least as many seeds as the injected ones, and records
+    the drift baseline every injected condition is then compared against (``jobs`` runs at a
+    time), as a release would be monitored against its approved predecessor. Without the healthy
+    condition there is no baseline and the drift budgets do not apply."""
     for flag, value in (("--seeds", seeds), ("--healthy-seeds", healthy_seeds), ("--jobs", jobs)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"{flag}: expected an integer >= 1, got {value!r}")
@@ -336,12 +343,17 @@ def calibrate(out: Path, names: Sequence[str] | None = None, seeds: int = DEFAUL
     run_id = f"calibrate-{started.strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:8]}"
     target = Path(out) / run_id
 
+    baseline = (target / BASELINE_FILE).resolve()
+    outcomes = [run_condition(condition.name, max(seeds, healthy_seeds), target, timeout_s,
+                              ("--mmgate-record-baseline", str(baseline)))
+                for condition in chosen if not condition.injected]
+    compare = ("--mmgate-baseline", str(baseline)) if baseline.is_file() else ()
+
     def gate(condition: Condition) -> RunOutcome:
-        n = seeds if condition.injected else healthy_seeds
-        return run_condition(condition.name, n, target, timeout_s)
+        return run_condition(condition.name, seeds, target, timeout_s, compare)
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        outcomes = list(pool.map(gate, chosen))
+        outcomes += list(pool.map(gate, [condition for condition in chosen if condition.injected]))
     facts = detection_facts(outcomes, CONDITIONS, run_id, started.isoformat())
     matrix_path, heatmap_path = target / MATRIX_FILE, target / HEATMAP_FILE
     write_report(matrix_path, detection_report(facts))

@@ -6,6 +6,8 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
+from mmgate.drift.budgets import METRICS as DRIFT_METRICS
+
 DIRECTIONS = ("image_to_text", "text_to_image")
 MODALITIES = ("image", "text")
 CONFOUNDERS = ("parity", "bucket")
@@ -46,6 +48,9 @@ GATES: tuple[GateSpec, ...] = (
              "coordinates with no variance are dead directions of a collapsing space"),
     GateSpec("effective_rank", "geometry", ("seed", "modality"), "test_geometry.py",
              "a low effective rank means the space uses only a few directions"),
+    GateSpec("rankme", "geometry", ("seed", "modality"), "test_geometry.py",
+             "the entropy rank (RankMe) of the unit embeddings, as a share of the dimension, must stay "
+             "high: a spectrum concentrated on a few directions is a collapsing space"),
     GateSpec("hubness", "hubness", ("seed", "direction"), "test_geometry.py",
              "a few targets retrieved for many queries (hubs) make retrieval unreliable"),
     GateSpec("rank_divergence", "geometry", ("seed",), "test_geometry.py",
@@ -64,6 +69,18 @@ GATES: tuple[GateSpec, ...] = (
              "train, validation and test items must not overlap"),
     GateSpec("leakage_alarm", "hygiene", ("seed",), "test_hygiene.py",
              "no input feature may track an index-like cue (a shortcut waiting to be learned)"),
+    GateSpec("pair_audit", "hygiene", ("seed",), "test_hygiene.py",
+             "the model must score its own training pairs above unrelated pairs: training pairs it "
+             "cannot tell from random combinations betray a join bug in the training data"),
+    GateSpec("temperature_calibration", "scoring", ("seed",), "test_drift.py",
+             "the declared scoring temperature must match the one the canary supports, else every "
+             "softmax confidence is miscalibrated while ranks look fine"),
+    GateSpec("input_drift", "drift", ("seed", "modality"), "test_drift.py",
+             "the canary's inputs must come from the distribution the model was trained on: a changed "
+             "preprocessing or source shifts them"),
+    GateSpec("drift_budget", "drift", ("seed", "metric"), "test_baseline_drift.py",
+             "against the baseline of the approved release, each monitored metric may move only within "
+             "its drift budget"),
     GateSpec("noise_slope", "robustness", ("seed",), "test_robustness.py",
              "top-1 may only degrade slowly as image noise grows while text stays clean"),
     GateSpec("corruption_slope", "robustness", ("seed",), "test_robustness.py",
@@ -101,6 +118,8 @@ def axis_values(axis: str, seeds: int) -> tuple[object, ...]:
         return CONFOUNDERS
     if axis == "knob":
         return KNOBS
+    if axis == "metric":
+        return DRIFT_METRICS
     raise KeyError(f"unknown gate axis {axis!r}")
 
 

@@ -11,10 +11,16 @@ from typing import Callable
 import numpy as np
 
 from mmgate.builtin import ReferenceTrainer
+from mmgate.drift.baseline import Baseline, BaselineError
+from mmgate.drift.budgets import BudgetCheck
+from mmgate.drift.monitor import PROFILED, judge, monitoring_profile
+from mmgate.drift.profiles import compare_profiles, compute_dataset_profile
 from mmgate.embedding import EmbeddingCache, Embeddings, embed_set, embedding_key
 from mmgate.encoders import PairedSet, Subject, build_subject
 from mmgate.errors import MmgateError
 from mmgate.measurements import Measurements
+from mmgate.panel.pair_audit import audit_pairs
+from mmgate.panel.temperature import fit_temperature
 from mmgate.runspec import RunSpec
 from mmgate.world import Splits, World, check_split_hygiene, leakage_alarm, text_features
 
@@ -37,6 +43,7 @@ class RunContext:
         self._user_subject: Subject | None = None
         self._user_error: Exception | None = None
         self._measurements: dict[tuple[str, int], Measurements] = {}
+        self._profiles: dict[int, dict] = {}
 
     @property
     def builtin(self) -> bool:
@@ -84,6 +91,56 @@ class RunContext:
             embeddings = self.embed(subject, subject.canary)
             self._measurements[key] = Measurements(embeddings, subject.canary, self.spec.contract, seed)
         return self._measurements[key]
+
+    def pair_audit(self, subject: Subject, seed: int) -> dict:
+        """Audit of the subject's training pairs by its own embeddings (see ``panel.pair_audit``)."""
+        embeddings = self.embed(subject, subject.training)
+        return {"training_set": subject.training.name,
+                **audit_pairs(embeddings.z_img, embeddings.z_txt, seed=seed)}
+
+    def temperature_fit(self, subject: Subject, seed: int, declared: float) -> dict:
+        """The canary's InfoNCE-optimal temperature against the declared one."""
+        embeddings = self.embed(subject, subject.canary)
+        return fit_temperature(embeddings.z_img, embeddings.z_txt, declared, seed=seed)
+
+    def input_drift(self, subject: Subject, seed: int, modality: str) -> dict:
+        """Profile comparison of one modality's canary inputs against the training inputs."""
+        kind, field = PROFILED[modality]
+        reference = compute_dataset_profile(getattr(subject.training, field), kind, seed=seed)
+        current = compute_dataset_profile(getattr(subject.canary, field), kind, seed=seed)
+        comparison = compare_profiles(reference, current)
+        return {"modality": modality, "reference": subject.training.name, "current": subject.canary.name,
+                "max_drift": comparison["max_drift"], "status": comparison["status"],
+                "comparison": comparison}
+
+    @property
+    def recording(self) -> bool:
+        """Whether this run records a drift baseline."""
+        return self.spec.settings.record_baseline is not None
+
+    @property
+    def comparing(self) -> bool:
+        """Whether this run is compared against a drift baseline."""
+        return self.spec.settings.baseline is not None
+
+    def baseline(self) -> Baseline:
+        """The verified baseline; BaselineError says why it cannot be used."""
+        if self.spec.baseline is None:
+            raise BaselineError(self.spec.baseline_problem or "no baseline was given (--mmgate-baseline PATH)")
+        return self.spec.baseline
+
+    def monitoring_profile(self, seed: int) -> dict:
+        """The seed's monitoring profile (metrics, input and output profiles, embedding sample)."""
+        if seed not in self._profiles:
+            self._profiles[seed] = monitoring_profile(self.subject(seed), self.measurements(seed), seed)
+        return self._profiles[seed]
+
+    def drift_check(self, seed: int, metric: str) -> tuple[BudgetCheck, dict]:
+        """The metric's drift budget judged against the baseline's profile of the same seed."""
+        baseline = self.baseline()
+        current = self.monitoring_profile(seed)
+        baseline.check_subject(current["subject"]["name"], current["dimension"])
+        return judge(self.spec.contract.budget(metric), baseline.profile(seed), current, seed)
 
     def split_hygiene(self, seed: int) -> dict:
         """Overlap of the synthetic world's splits, and how many test items repeat a train combination."""

@@ -15,6 +15,7 @@ from typing import Any, Mapping
 from mmgate import tomlcompat
 from mmgate.canonical import parse_json_strict
 from mmgate.catalogue import GATES, KNOBS
+from mmgate.drift.budgets import DEFAULT_BUDGETS, Budget, budgets_from_table
 from mmgate.errors import ConfigError
 from mmgate.results import BASES
 
@@ -24,6 +25,7 @@ GATE_NAMES = tuple(spec.name for spec in GATES)
 CONDITIONAL_GATES = frozenset({
     "mi_probe", "cca_probe", "split_hygiene", "leakage_alarm", "noise_slope", "corruption_slope",
     "counterfactual_drop", "robustness_margin", "benign_perturbation", "noise_direction", "stress_retrieval",
+    "pair_audit", "temperature_calibration", "input_drift", "drift_budget",
 })
 DEFAULT_REQUIRED = tuple(name for name in GATE_NAMES if name not in CONDITIONAL_GATES)
 # Gates whose measurement carries a bootstrap interval, so a contract may gate on its bound.
@@ -36,6 +38,7 @@ GATE_THRESHOLDS: Mapping[str, tuple[str, str]] = MappingProxyType({
     "mean_cosine": ("<=", "max_mean_cosine"),
     "variance_floor": (">=", "min_variance_floor"),
     "effective_rank": (">=", "min_effective_rank"),
+    "rankme": (">=", "min_rankme_share"),
     "hubness": ("<=", "max_hubness_concentration"),
     "rank_divergence": ("<=", "max_rank_divergence"),
     "norm_divergence": ("<=", "max_norm_divergence"),
@@ -45,6 +48,9 @@ GATE_THRESHOLDS: Mapping[str, tuple[str, str]] = MappingProxyType({
     "corruption_slope": ("<=", "max_corruption_slope"),
     "counterfactual_drop": ("<=", "max_counterfactual_drop"),
     "leakage_alarm": ("<=", "max_leakage_correlation"),
+    "pair_audit": ("<=", "max_suspect_pairs"),
+    "temperature_calibration": ("<=", "max_temperature_log_ratio"),
+    "input_drift": ("<=", "max_input_drift"),
     "benign_perturbation": ("<=", "max_benign_drop"),
     "stress_retrieval": ("<=", "max_stress_drop"),
 })
@@ -58,6 +64,10 @@ _FLOAT_RANGES: Mapping[str, tuple[float | None, float | None, bool, bool]] = Map
     "max_mean_cosine": (-1.0, 1.0, False, False),
     "min_variance_floor": (0.0, 1.0, False, False),
     "min_effective_rank": (0.0, None, True, False),
+    "min_rankme_share": (0.0, 1.0, False, False),
+    "max_suspect_pairs": (0.0, 1.0, False, False),
+    "max_temperature_log_ratio": (0.0, None, True, False),
+    "max_input_drift": (0.0, 1.0, False, False),
     "min_mi_excess": (0.0, None, False, False),
     "min_cca": (0.0, 1.0, False, False),
     "max_noise_slope": (0.0, None, False, False),
@@ -271,6 +281,18 @@ def _checked_required(source: str, value: Any) -> tuple[str, ...]:
     return tuple(name for name in GATE_NAMES if name in names)
 
 
+def _checked_drift_budgets(source: str, value: Any) -> tuple[Budget, ...]:
+    if isinstance(value, Mapping):
+        try:
+            return budgets_from_table(source, value)
+        except ConfigError as exc:
+            raise ContractError(str(exc)) from exc
+    if isinstance(value, tuple) and all(isinstance(budget, Budget) for budget in value) \
+            and [b.metric for b in value] == [b.metric for b in DEFAULT_BUDGETS]:
+        return value
+    raise ContractError(f"{source}: drift_budgets: expected a table of metric -> budget fields, got {value!r}")
+
+
 @dataclass(frozen=True)
 class Contract:
     """Thresholds declared before a run; validated on construction, hashed into the decision.
@@ -280,7 +302,8 @@ class Contract:
     gate name to true/false, it adjusts the default list). ``benign_perturbations`` lists the
     operators (``{name, intensity, seed, ...params}``) that must cost at most ``max_benign_drop``
     of recall@1; ``stress_budgets`` maps an operator to the largest intensity the stress property
-    draws, whose chains must cost at most ``max_stress_drop``. ``source`` records where the contract
+    draws, whose chains must cost at most ``max_stress_drop``. ``drift_budgets`` maps a drift metric
+    to the fields of its budget (``mmgate.drift.budgets``) that differ from the defaults. ``source`` records where the contract
     came from and is not part of its identity or hash.
     """
 
@@ -290,13 +313,17 @@ class Contract:
     max_mean_cosine: float = 0.22
     min_variance_floor: float = 2e-3
     min_effective_rank: float = 12.0
+    min_rankme_share: float = 0.48
+    max_suspect_pairs: float = 0.05
+    max_temperature_log_ratio: float = round(math.log(3.0), 6)
+    max_input_drift: float = 0.2
     min_mi_excess: float = 0.05
     min_cca: float = 0.35
     max_noise_slope: float = 0.18
     max_corruption_slope: float = 0.65
     max_counterfactual_drop: float = 0.20
     max_hubness_concentration: float = 0.25
-    max_rank_divergence: float = 0.35
+    max_rank_divergence: float = 0.10
     max_norm_divergence: float = 0.5
     max_leakage_correlation: float = 0.35
     max_benign_drop: float = 0.05
@@ -309,6 +336,7 @@ class Contract:
     min_margin_preprocessing_scale: float = 0.7
     benign_perturbations: tuple = DEFAULT_BENIGN
     stress_budgets: tuple = DEFAULT_STRESS_BUDGETS
+    drift_budgets: tuple = DEFAULT_BUDGETS
     bootstrap_resamples: int = 1000
     bootstrap_alpha: float = 0.05
     retrieval_ks: tuple[int, ...] = (1, 5)
@@ -329,6 +357,7 @@ class Contract:
         checked["required"] = _checked_required(src, self.required)
         checked["benign_perturbations"] = _checked_benign(src, self.benign_perturbations)
         checked["stress_budgets"] = _checked_budgets(src, self.stress_budgets)
+        checked["drift_budgets"] = _checked_drift_budgets(src, self.drift_budgets)
         for name, value in checked.items():
             object.__setattr__(self, name, value)
 
@@ -355,6 +384,8 @@ class Contract:
             {key: list(value) if isinstance(value, tuple) else value for key, value in spec}
             for spec in self.benign_perturbations]
         out["stress_budgets"] = dict(self.stress_budgets)
+        out["drift_budgets"] = {budget.metric: {key: value for key, value in budget.to_dict().items()
+                                                if key != "metric"} for budget in self.drift_budgets}
         return out
 
     def canonical_json(self) -> str:
@@ -374,6 +405,14 @@ class Contract:
         """Whether a missing or errored ``gate`` blocks approval."""
         _checked_gate(self.source, "gate", gate, GATE_NAMES)
         return gate in self.required
+
+    def budget(self, metric: str) -> Budget:
+        """The drift budget of ``metric`` (see ``mmgate.drift.budgets``)."""
+        for budget in self.drift_budgets:
+            if budget.metric == metric:
+                return budget
+        raise ContractError(f"{self.source}: drift metric: expected one of "
+                            f"{[b.metric for b in self.drift_budgets]}, got {metric!r}")
 
     def min_margin(self, knob: str) -> float:
         """The smallest robustness margin (largest intensity at which every acceptance gate still

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import math
 import os
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
@@ -195,11 +196,13 @@ def _json_ready(value: Any) -> bool:
 
 @dataclass(frozen=True)
 class Subject:
-    """What a run gates: a named dual encoder and its canary set of pairs."""
+    """What a run gates: a named dual encoder, its canary set of pairs and, optionally, (a sample
+    of) the pairs it was trained on, which the training-pair audit and the input-drift gates read."""
 
     name: str
     encoder: DualEncoder
     canary: PairedSet
+    training: PairedSet | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -212,6 +215,9 @@ class Subject:
         if not isinstance(self.canary, PairedSet):
             raise SubjectError(f"Subject.canary: expected a PairedSet, got "
                                f"{type(self.canary).__name__}")
+        if self.training is not None and not isinstance(self.training, PairedSet):
+            raise SubjectError(f"Subject.training: expected a PairedSet of training pairs or None, "
+                               f"got {type(self.training).__name__}")
 
     def identity(self) -> dict[str, Any]:
         """The encoder's own ``identity()`` (a JSON-ready dict), else ``{"name": <type name>}``."""
@@ -231,6 +237,18 @@ class Subject:
             raise SubjectError(f"Subject {self.name!r}: encoder.identity() must return a "
                                f"JSON-ready dict with string keys, got {value!r}")
         return value
+
+
+def declared_temperature(subject: Subject) -> float | None:
+    """The scoring temperature the encoder declares with a ``temperature`` attribute, or None."""
+    value = getattr(subject.encoder, "temperature", None)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or value <= 0:
+        raise SubjectError(f"Subject {subject.name!r}: encoder.temperature: expected a finite number "
+                           f"> 0 (the scoring temperature), got {value!r}")
+    return float(value)
 
 
 def load_subject_factory(spec: str) -> Callable[[], Subject]:

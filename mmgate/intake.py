@@ -8,7 +8,7 @@ import json
 import pytest
 
 from mmgate.catalogue import GateSpec
-from mmgate.recorder import PLOTS_PROPERTY, RESULT_PROPERTY, SUBJECT_PROPERTY
+from mmgate.recorder import PLOTS_PROPERTY, PROFILE_PROPERTY, RESULT_PROPERTY, SUBJECT_PROPERTY
 from mmgate.results import GateResult
 
 _MAX_REASON = 2000
@@ -29,6 +29,12 @@ def attached_plots(report: pytest.TestReport) -> dict[str, bytes]:
     """PNG files the gate rendered, by file name."""
     return {name: base64.b64decode(data) for key, value in report.user_properties
             if key == PLOTS_PROPERTY for name, data in value.items()}
+
+
+def attached_profiles(report: pytest.TestReport) -> dict[int, dict]:
+    """Monitoring profiles the gate shipped, by seed (for the drift baseline)."""
+    profiles = [json.loads(value) for name, value in report.user_properties if name == PROFILE_PROPERTY]
+    return {int(profile["seed"]): profile for profile in profiles}
 
 
 def crash_reason(report: pytest.TestReport) -> str:

@@ -94,6 +94,7 @@ class Measurements:
             "variance": panel.coordinate_variance(z),
             "effective_rank": panel.effective_rank(z),
             "rankme": panel.rankme(z),
+            "rankme_share": panel.rankme(z) / z.shape[1],
             "dimension": int(z.shape[1]),
         }
 

@@ -26,6 +26,10 @@ _OPTIONS: dict[str, dict[str, Any]] = {
                     help="rows per encoder call (default: 256)"),
     "stress": dict(metavar="N", type=int, default=None,
                     help="Hypothesis examples per stress property (default: 10)"),
+    "record_baseline": dict(metavar="PATH", default=None,
+                    help="write this run's drift baseline to PATH if it is APPROVEd"),
+    "baseline": dict(metavar="PATH", default=None,
+                    help="compare this run against the drift baseline at PATH"),
 }
 
 

@@ -4,6 +4,7 @@ pytest item (so it travels to the xdist controller on the report) and passes, fa
 from __future__ import annotations
 
 import base64
+import json
 import math
 from typing import Any, Mapping
 
@@ -16,6 +17,7 @@ from mmgate.results import GateResult, Threshold
 RESULT_PROPERTY = "mmgate_result"
 SUBJECT_PROPERTY = "mmgate_subject"
 PLOTS_PROPERTY = "mmgate_plots"
+PROFILE_PROPERTY = "mmgate_profile"
 
 
 class GateRecorder:
@@ -73,6 +75,10 @@ class GateRecorder:
         """Ship rendered PNGs to the controller (rendered here, so xdist workers share the work)."""
         encoded = {name: base64.b64encode(png).decode("ascii") for name, png in plots.items()}
         self._item.user_properties.append((PLOTS_PROPERTY, encoded))
+
+    def attach_profile(self, profile: Mapping[str, Any]) -> None:
+        """Ship a seed's monitoring profile to the controller, which writes the drift baseline."""
+        self._item.user_properties.append((PROFILE_PROPERTY, json.dumps(profile, allow_nan=False)))
 
     def fail(self, message: str, evidence: Mapping[str, Any] | None = None) -> None:
         """Fail the gate on evidence that is not a number against a threshold."""

@@ -32,6 +32,7 @@ class RunRecord:
     subject: Mapping[str, Any]
     rootdir: Path
     plots: Mapping[str, bytes]
+    baselines: Mapping[str, Any]
 
 
 def contract_sha256(spec: RunSpec) -> str:
@@ -98,13 +99,14 @@ def _manifest_facts(record: RunRecord) -> dict[str, Any]:
         "subject": dict(record.subject),
         "environment": environment_fingerprint(),
         "git_commit": git_commit(record.rootdir),
+        "baselines": dict(record.baselines),
     }
 
 
 def _location_free(settings: dict[str, Any], rootdir: Path) -> dict[str, Any]:
     """Settings with paths relative to the project root, so the config hash does not depend on
     where the project is checked out."""
-    paths = ("out_dir", "contract_path")
+    paths = ("out_dir", "contract_path", "record_baseline", "baseline")
     return {key: os.path.relpath(value, rootdir) if key in paths and value is not None else value
             for key, value in settings.items()}
 

@@ -30,7 +30,7 @@ RISKS: tuple[dict, ...] = (
         "description": "Embeddings lose diversity (low rank, high cosine) while the loss still falls.",
         "controls": [
             {"control": "collapse geometry and covariance spectra",
-             "gates": ["mean_cosine", "variance_floor", "effective_rank"]},
+             "gates": ["mean_cosine", "variance_floor", "effective_rank", "rankme"]},
             {"control": "hubness of the retrieval graph", "gates": ["hubness"]},
             {"control": "cross-modal canonical correlation", "gates": ["cca_probe"]},
         ],
@@ -40,6 +40,18 @@ RISKS: tuple[dict, ...] = (
         "description": "A join bug silently mispairs images and texts in the training data.",
         "controls": [
             {"control": "retrieval cost of training on mispaired data", "gates": ["corruption_slope"]},
+            {"control": "audit of the training pairs by the model's own scores", "gates": ["pair_audit"]},
+        ],
+    },
+    {
+        "risk": "deployment_drift",
+        "description": "What the model meets in deployment (inputs, preprocessing, scoring) is no "
+                       "longer what it was trained and calibrated for.",
+        "controls": [
+            {"control": "canary inputs against the training inputs' profile", "gates": ["input_drift"]},
+            {"control": "declared scoring temperature against the one the canary supports",
+             "gates": ["temperature_calibration"]},
+            {"control": "drift budgets against the approved release's baseline", "gates": ["drift_budget"]},
         ],
     },
     {

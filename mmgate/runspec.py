@@ -12,6 +12,7 @@ from typing import Any, Mapping
 
 from mmgate.conditions import HEALTHY, Condition, condition
 from mmgate.contract import Contract, load_contract
+from mmgate.drift.baseline import Baseline, load_baseline
 from mmgate.errors import MmgateError
 from mmgate.settings import Settings, read_pyproject_table, resolve_settings
 
@@ -25,6 +26,8 @@ class RunSpec:
     problems: tuple[str, ...]
     config_texts: tuple[tuple[str, str], ...]
     condition: Condition = HEALTHY
+    baseline: Baseline | None = None
+    baseline_problem: str | None = None
 
     @property
     def builtin(self) -> bool:
@@ -64,8 +67,21 @@ def read_runspec(cli: Mapping[str, Any], rootdir: Path) -> RunSpec:
         chosen = condition(settings.builtin)
     except MmgateError as exc:
         problems.append(f"configuration: {exc}")
+    baseline, baseline_problem = _baseline(settings)
     return RunSpec(settings=settings, contract=contract, problems=tuple(problems),
-                   config_texts=tuple(texts), condition=chosen)
+                   config_texts=tuple(texts), condition=chosen, baseline=baseline,
+                   baseline_problem=baseline_problem)
+
+
+def _baseline(settings: Settings) -> tuple[Baseline | None, str | None]:
+    """The verified baseline the run compares against, or why it cannot be used (the drift gates
+    report that problem; the other gates still run)."""
+    if settings.baseline is None:
+        return None, None
+    try:
+        return load_baseline(settings.baseline), None
+    except MmgateError as exc:
+        return None, str(exc)
 
 
 def _cli_text(cli: Mapping[str, Any]) -> str:

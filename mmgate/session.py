@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
+from mmgate import baselines
 from mmgate.bundle import Bundle
 from mmgate.catalogue import expected_gates, gate_key
 from mmgate.decision import Decision, decide
-from mmgate.intake import attached_plots, merge, subject_notes
+from mmgate.intake import attached_plots, attached_profiles, merge, subject_notes
 from mmgate.release import RunRecord, write_bundle
 from mmgate.results import GateResult
 from mmgate.runspec import RunSpec
@@ -20,7 +21,7 @@ from mmgate.terminal import decision_line, gate_table
 
 SUMMARY_EXIT_CODES = (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.INTERRUPTED,
                       pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED)
-BUNDLE_FAILED_EXIT = 12  # the decision was made but its bundle could not be written
+BUNDLE_FAILED_EXIT = 12  # the decision was made but its bundle (or asked-for baseline) could not be written
 MISSING_REASON = ("the gate did not run: deselected (-k/-m), skipped, interrupted, or lost with a "
                   "crashed worker")
 
@@ -48,6 +49,8 @@ class GateSession:
         self.observed: dict[str, GateResult] = {}
         self.subjects: dict[int, dict[str, Any]] = {}
         self.plots: dict[str, bytes] = {}
+        self.profiles: dict[int, dict[str, Any]] = {}
+        self.baseline_line: str | None = None
         self.decision: Decision | None = None
         self.bundle: Bundle | None = None
         self.bundle_error: str | None = None
@@ -73,18 +76,25 @@ class GateSession:
         for note in subject_notes(report):
             self.subjects.setdefault(int(note["seed"]), note)
         self.plots.update(attached_plots(report))
+        self.profiles.update(attached_profiles(report))
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self.decision = decide(self.observed, self.expected, self.spec.contract.is_required, MISSING_REASON)
-        record = RunRecord(self.run_id, self.started_utc, utc_now(), self.spec,
+        finished = utc_now()
+        recorded, self.baseline_line = baselines.record(self.spec, self.decision, self.profiles, self.run_id,
+                                                        finished)
+        record = RunRecord(self.run_id, self.started_utc, finished, self.spec,
                            subject_summary(self.spec, self.subjects), self.config.rootpath,
-                           dict(sorted(self.plots.items())))
+                           dict(sorted(self.plots.items())),
+                           {"compared": baselines.compared(self.spec), "recorded": recorded})
         try:
             self.bundle = write_bundle(record, self.decision)
         except Exception as exc:  # the decision must still be reported, and never as APPROVE
             self.bundle_error = f"{type(exc).__name__}: {exc}"
-        session.exitstatus = self.decision.exit_code if self.bundle else BUNDLE_FAILED_EXIT
+        failed_baseline = self.spec.settings.record_baseline is not None and self.decision.decision == "APPROVE" \
+            and recorded is None
+        session.exitstatus = self.decision.exit_code if self.bundle and not failed_baseline else BUNDLE_FAILED_EXIT
         if exitstatus not in SUMMARY_EXIT_CODES:  # pytest prints no terminal summary then
             self.pytest_terminal_summary(self.config.pluginmanager.get_plugin("terminalreporter"))
 
@@ -98,6 +108,8 @@ class GateSession:
             terminalreporter.write_line(f"mmgate: bundle could not be written: {self.bundle_error}")
         for problem in self.spec.problems:
             terminalreporter.write_line(f"mmgate: setup problem: {problem}")
+        if self.baseline_line is not None:
+            terminalreporter.write_line(f"mmgate: {self.baseline_line}")
         terminalreporter.write_line(decision_line(self.decision, self.bundle))
 
 

@@ -21,6 +21,8 @@ CLI_FLAGS: Mapping[str, str] = MappingProxyType({
     "seeds": "--mmgate-seeds",
     "batch_size": "--mmgate-batch-size",
     "stress": "--mmgate-stress",
+    "record_baseline": "--mmgate-record-baseline",
+    "baseline": "--mmgate-baseline",
 })
 SETTING_KEYS = tuple(CLI_FLAGS)
 # setting key -> Settings field name.
@@ -32,6 +34,8 @@ _FIELDS: Mapping[str, str] = MappingProxyType({
     "seeds": "seeds",
     "batch_size": "batch_size",
     "stress": "stress",
+    "record_baseline": "record_baseline",
+    "baseline": "baseline",
 })
 DEFAULT_OUT = "mmgate-out"
 
@@ -77,6 +81,8 @@ _CHECKS: Mapping[str, Callable[[str, Any], Any]] = MappingProxyType({
     "seeds": _positive_int,
     "batch_size": _positive_int,
     "stress": _positive_int,
+    "record_baseline": _optional_path,
+    "baseline": _optional_path,
 })
 
 
@@ -86,7 +92,8 @@ class Settings:
 
     ``subject`` None means the built-in reference aligner on the synthetic world; ``contract_path``
     None means the default contract; ``stress`` is the number of Hypothesis examples each stress
-    property runs.
+    property runs; ``record_baseline`` is where an APPROVEd run writes its drift baseline and
+    ``baseline`` the baseline a run is compared against (None: no drift comparison).
     """
 
     subject: str | None = None
@@ -96,6 +103,8 @@ class Settings:
     seeds: int = 4  # an even count splits evenly over two xdist workers (one seed's gates per worker)
     batch_size: int = 256
     stress: int = 10
+    record_baseline: Path | None = None
+    baseline: Path | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "subject", _spec("Settings.subject", self.subject))
@@ -107,6 +116,8 @@ class Settings:
         object.__setattr__(self, "batch_size", _positive_int("Settings.batch_size",
                                                              self.batch_size))
         object.__setattr__(self, "stress", _positive_int("Settings.stress", self.stress))
+        for name in ("record_baseline", "baseline"):
+            object.__setattr__(self, name, _optional_path(f"Settings.{name}", getattr(self, name)))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (paths as strings), for the run manifest and the config hash."""
@@ -118,6 +129,8 @@ class Settings:
             "seeds": self.seeds,
             "batch_size": self.batch_size,
             "stress": self.stress,
+            "record_baseline": None if self.record_baseline is None else str(self.record_baseline),
+            "baseline": None if self.baseline is None else str(self.baseline),
         }
 
 

@@ -82,6 +82,7 @@ FACTS: dict[str, dict[str, Any]] = {
         "subject": SUBJECT,
         "environment": environment_fingerprint(),
         "git_commit": None,
+        "baselines": {"compared": None, "recorded": None},
         "artifacts": [
             {
                 "path": "acceptance.json",
@@ -113,6 +114,29 @@ FACTS: dict[str, dict[str, Any]] = {
         "healthy_seeds": [{"condition": "healthy", "seed": 0, "decision": "APPROVE", "gates_fired": []}],
         "summary": {"injected": 1, "rejected_injected": 1, "detected_by_own_family": 1, "healthy_seeds": 1,
                     "healthy_approved": 1},
+    },
+    "drift_baseline": {
+        "run_id": RUN_ID,
+        "created_utc": "2026-02-17T13:40:16Z",
+        "content_sha256": "f" * 64,
+        "baseline": {
+            "subject_name": "mmgate-reference",
+            "dimension": 2,
+            "contract_sha256": CONTRACT_SHA,
+            "seeds": [{
+                "seed": 0,
+                "subject": {"name": "mmgate-reference", "identity": {"name": "reference-aligner"}},
+                "dimension": 2,
+                "canary": {"name": "synthetic-test", "pairs": 256, "fingerprint": "a" * 64},
+                "metrics": {"retrieval_top1_i2t": {"value": 0.8, "ci": [0.75, 0.85]},
+                            "mean_cosine_image": {"value": 0.01, "ci": None}},
+                "inputs": {"image": {"profile": {"modality": "vision"}},
+                           "text": {"unavailable": "texts are not token arrays"}},
+                "outputs": {"modality": "output"},
+                "embeddings": {"rows": [0, 5], "image": [[1.0, 0.0], [0.0, 1.0]],
+                               "text": [[0.6, 0.8], [0.8, 0.6]]},
+            }],
+        },
     },
     "hash_ledger": {
         "run_id": RUN_ID,

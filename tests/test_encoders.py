@@ -17,6 +17,7 @@ from mmgate.encoders import (
     Subject,
     SubjectError,
     build_subject,
+    declared_temperature,
     load_subject_factory,
     make_subject,
 )
@@ -217,6 +218,31 @@ def test_a_subject_needs_a_paired_set_and_a_name() -> None:
         Subject("m", RowEncoder(), (images(2), texts(2)))
     with pytest.raises(SubjectError, match="Subject.name"):
         Subject("", RowEncoder(), PairedSet(images(2), texts(2)))
+
+
+def test_training_pairs_are_optional_but_must_be_a_paired_set() -> None:
+    assert Subject("m", RowEncoder(), PairedSet(images(2), texts(2))).training is None
+    training = PairedSet(images(3), texts(3), name="train")
+    assert Subject("m", RowEncoder(), PairedSet(images(2), texts(2)), training).training is training
+    with pytest.raises(SubjectError, match="Subject.training: expected a PairedSet"):
+        Subject("m", RowEncoder(), PairedSet(images(2), texts(2)), (images(3), texts(3)))
+
+
+def test_the_scoring_temperature_is_what_the_encoder_declares() -> None:
+    class Tempered(RowEncoder):
+        temperature = 0.07
+
+    canary = PairedSet(images(2), texts(2))
+    assert declared_temperature(Subject("m", Tempered(), canary)) == 0.07
+    assert declared_temperature(Subject("m", RowEncoder(), canary)) is None
+
+
+@pytest.mark.parametrize("value", [0.0, -1.0, float("nan"), True, "0.1"])
+def test_a_declared_temperature_must_be_a_positive_number(value: object) -> None:
+    encoder = RowEncoder()
+    encoder.temperature = value
+    with pytest.raises(SubjectError, match="encoder.temperature: expected a finite number > 0"):
+        declared_temperature(Subject("m", encoder, PairedSet(images(2), texts(2))))
 
 
 def test_identity_comes_from_the_encoder_when_it_has_one() -> None:

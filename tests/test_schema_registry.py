@@ -18,6 +18,7 @@ EXPECTED_IDS = {
     "common": "urn:mmgate:schema:common:1.0.0",
     "config_log_record": "urn:mmgate:schema:config_log_record:1.0.0",
     "detection_matrix": "urn:mmgate:schema:detection_matrix:1.0.0",
+    "drift_baseline": "urn:mmgate:schema:drift_baseline:1.0.0",
     "envelope": "urn:mmgate:schema:envelope:1.0.0",
     "gate_evidence": "urn:mmgate:schema:gate_evidence:1.0.0",
     "hash_ledger": "urn:mmgate:schema:hash_ledger:1.0.0",
@@ -43,6 +44,7 @@ def test_report_kinds_are_the_schemas_built_on_the_envelope() -> None:
     assert load_schemas().report_kinds == {
         "acceptance",
         "detection_matrix",
+        "drift_baseline",
         "gate_evidence",
         "hash_ledger",
         "release_decision",

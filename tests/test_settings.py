@@ -80,7 +80,14 @@ def test_to_dict_is_json_ready() -> None:
     s = resolve_settings({"contract": "c.toml"}, {}, ROOT)
     assert s.to_dict() == {"subject": None, "builtin": "healthy", "out_dir": "/project/mmgate-out",
                            "contract_path": "/project/c.toml", "seeds": 4, "batch_size": 256,
-                           "stress": 10}
+                           "stress": 10, "record_baseline": None, "baseline": None}
+
+
+def test_baseline_paths_resolve_against_the_root_and_come_from_either_source() -> None:
+    s = resolve_settings({"record_baseline": "base/new.json"}, {"baseline": "/abs/old.json"}, ROOT)
+    assert (s.record_baseline, s.baseline) == (ROOT / "base" / "new.json", Path("/abs/old.json"))
+    with pytest.raises(ConfigError, match="--mmgate-baseline: expected a non-empty path"):
+        resolve_settings({"baseline": ""}, {}, ROOT)
 
 
 def test_read_pyproject_table_returns_the_tool_mmgate_table(tmp_path) -> None:

@@ -1,0 +1,16 @@
+"""Drift gates against the baseline of an approved release (``--mmgate-baseline``): each monitored
+metric's change within its budget. Recording a baseline (``--mmgate-record-baseline``) ships each
+seed's monitoring profile from here to the controller."""
+
+from mmgate.drift.budgets import METRICS
+
+
+def test_drift_budget(gate, mmgate_context, measured, seed, metric):
+    if mmgate_context.recording and metric == METRICS[0]:
+        gate.attach_profile(mmgate_context.monitoring_profile(seed))
+    if not mmgate_context.comparing:
+        gate.not_applicable("no baseline to compare against (--mmgate-baseline PATH)")
+    check, details = mmgate_context.drift_check(seed, metric)
+    gate.check(f"{metric}: {check.budget.kind} {check.budget.direction} against the baseline",
+               check.statistic, gate.threshold("<=", check.budget.limit),
+               evidence={**check.to_dict(), **details})

@@ -1,0 +1,24 @@
+"""Deployment-drift gates of one run: the canary's inputs against the training inputs, and the
+declared scoring temperature against the one the canary's embeddings support."""
+
+from mmgate.encoders import declared_temperature
+from mmgate.errors import InputError
+
+
+def test_temperature_calibration(gate, mmgate_context, subject, seed):
+    declared = declared_temperature(subject)
+    if declared is None:
+        gate.not_applicable("the encoder declares no scoring temperature (a `temperature` attribute)")
+    fit = mmgate_context.temperature_fit(subject, seed, declared)
+    gate.check("|ln(declared / fitted temperature)|", fit["log_ratio"], gate.threshold(), evidence=fit)
+
+
+def test_input_drift(gate, mmgate_context, subject, seed, modality):
+    if subject.training is None:
+        gate.not_applicable("the subject declares no training pairs to profile the canary against")
+    try:
+        drift = mmgate_context.input_drift(subject, seed, modality)
+    except InputError as exc:
+        gate.not_applicable(f"the {modality} inputs cannot be profiled: {exc}")
+    gate.check(f"largest {modality} input drift score, canary against training", drift["max_drift"],
+               gate.threshold(), evidence=drift)

@@ -1,0 +1,133 @@
+"""The monitoring profile of one seed (what a baseline stores) and its comparison with a later run.
+
+A profile holds the panel metrics with their bootstrap intervals, the canary's input profiles,
+the retrieved-target (output) profile and a seeded sample of unit embeddings, all JSON-ready, so
+a later run can be judged against it without pickles or the old model.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+import numpy as np
+
+from mmgate.drift.aggregate import aggregate_all
+from mmgate.drift.budgets import Budget, BudgetCheck, check_change, check_divergence
+from mmgate.drift.embedding_drift import mmd2_test
+from mmgate.drift.profiles import compare_profiles, compute_dataset_profile
+from mmgate.errors import InputError
+from mmgate.panel.validate import unit_rows
+
+SAMPLE_ROWS = 256
+SAMPLE_STREAM = 0x5A3
+MMD_PERMUTATIONS = 200
+_DECIMALS = 6
+# gate modality -> (profile modality, PairedSet field)
+PROFILED = {"image": ("vision", "images"), "text": ("text", "texts")}
+
+
+def _sample_rows(n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(np.random.SeedSequence([seed, SAMPLE_STREAM]))
+    return np.sort(rng.choice(n, size=min(SAMPLE_ROWS, n), replace=False))
+
+
+def _input_profile(items: Any, modality: str, seed: int) -> dict[str, Any]:
+    """The modality's input profile, or why its inputs cannot be profiled."""
+    kind = PROFILED[modality][0]
+    try:
+        return {"profile": compute_dataset_profile(items, kind, seed=seed)}
+    except InputError as exc:
+        return {"unavailable": str(exc)}
+
+
+def _metric(value: float, ci: tuple[float, float] | None = None) -> dict[str, Any]:
+    return {"value": float(value), "ci": None if ci is None else [float(ci[0]), float(ci[1])]}
+
+
+def panel_metrics(measured: Any) -> dict[str, dict[str, Any]]:
+    """The monitored panel metrics of one seed, with bootstrap intervals where the panel has them."""
+    top1_i2t = measured.recall("image_to_text", 1)
+    top1_t2i = measured.recall("text_to_image", 1)
+    gap = measured.symmetry_gap()
+    out = {"retrieval_top1_i2t": _metric(*top1_i2t), "retrieval_top1_t2i": _metric(*top1_t2i),
+           "symmetry_gap": _metric(*gap)}
+    for modality in ("image", "text"):
+        geometry = measured.geometry(modality)
+        out[f"mean_cosine_{modality}"] = _metric(geometry["mean_cosine"])
+        out[f"effective_rank_{modality}"] = _metric(geometry["effective_rank"])
+        out[f"rankme_share_{modality}"] = _metric(geometry["rankme_share"])
+    out["hubness_i2t"] = _metric(measured.hubness("image_to_text")["concentration"])
+    out["hubness_t2i"] = _metric(measured.hubness("text_to_image")["concentration"])
+    divergence = measured.divergence()
+    out["rank_divergence"] = _metric(divergence["rank_divergence"])
+    out["norm_divergence"] = _metric(divergence["norm_divergence"])
+    return out
+
+
+def monitoring_profile(subject: Any, measured: Any, seed: int) -> dict[str, Any]:
+    """Everything a baseline keeps of one seed's run (see the module docstring)."""
+    canary = subject.canary
+    z_img, z_txt = measured.embeddings.z_img, measured.embeddings.z_txt
+    rows = _sample_rows(len(canary), seed)
+    return {
+        "seed": int(seed),
+        "subject": {"name": subject.name, "identity": subject.identity()},
+        "dimension": int(z_img.shape[1]),
+        "canary": {"name": canary.name, "pairs": len(canary), "fingerprint": canary.fingerprint()},
+        "metrics": panel_metrics(measured),
+        "inputs": {modality: _input_profile(getattr(canary, PROFILED[modality][1]), modality, seed)
+                   for modality in PROFILED},
+        "outputs": compute_dataset_profile(np.asarray(measured.ranks.i2t_top1), "output", seed=seed),
+        "embeddings": {
+            "rows": rows.tolist(),
+            "image": np.round(unit_rows(z_img[rows], "z_img", np.float64), _DECIMALS).tolist(),
+            "text": np.round(unit_rows(z_txt[rows], "z_txt", np.float64), _DECIMALS).tolist(),
+        },
+    }
+
+
+def _joint(profile: Mapping[str, Any]) -> np.ndarray:
+    embeddings = profile["embeddings"]
+    return np.concatenate([np.asarray(embeddings["image"]), np.asarray(embeddings["text"])], axis=1) / math.sqrt(2)
+
+
+def _item_shift(baseline: Mapping[str, Any], current: Mapping[str, Any], modality: str) -> dict[str, Any]:
+    """Per-item cosine distance between the baseline and current embeddings of the same canary rows."""
+    if baseline["embeddings"]["rows"] != current["embeddings"]["rows"]:
+        raise InputError("embedding shift needs the same canary rows in baseline and run; the canaries "
+                         f"differ in size ({baseline['canary']['pairs']} vs {current['canary']['pairs']} pairs)")
+    old = np.asarray(baseline["embeddings"][modality])
+    new = np.asarray(current["embeddings"][modality])
+    distances = 1.0 - np.clip(np.einsum("ij,ij->i", old, new), -1.0, 1.0)
+    return aggregate_all(distances)
+
+
+def _input_drift(baseline: Mapping[str, Any], current: Mapping[str, Any], modality: str) -> dict[str, Any]:
+    old, new = baseline["inputs"][modality], current["inputs"][modality]
+    for side, entry in (("baseline", old), ("run", new)):
+        if "profile" not in entry:
+            raise InputError(f"the {side}'s {modality} inputs could not be profiled: {entry['unavailable']}")
+    return compare_profiles(old["profile"], new["profile"])
+
+
+def judge(budget: Budget, baseline: Mapping[str, Any], current: Mapping[str, Any], seed: int) -> tuple[BudgetCheck, dict]:
+    """The budget judged on one seed's baseline and current profiles, with the comparison's details."""
+    metric = budget.metric
+    if metric in baseline["metrics"]:
+        old, new = baseline["metrics"][metric], current["metrics"][metric]
+        ci = tuple(new["ci"]) if new["ci"] is not None else None
+        return check_change(budget, old["value"], new["value"], ci), {"baseline": old, "current": new}
+    if metric.startswith("embedding_shift_"):
+        shift = _item_shift(baseline, current, metric.rsplit("_", 1)[1])
+        return check_divergence(budget, shift[budget.aggregate or "p95"]), {"per_item_distance": shift}
+    if metric == "embedding_mmd_joint":
+        result = mmd2_test(_joint(baseline), _joint(current), permutations=MMD_PERMUTATIONS, seed=seed).to_dict()
+        return check_divergence(budget, result["relative_mmd"]), {"mmd": result}
+    if metric.startswith("input_drift_"):
+        comparison = _input_drift(baseline, current, metric.rsplit("_", 1)[1])
+        return check_divergence(budget, comparison["max_drift"]), {"comparison": comparison}
+    if metric == "output_drift":
+        comparison = compare_profiles(baseline["outputs"], current["outputs"])
+        return check_divergence(budget, comparison["drift_scores"]["class_jsd"]), {"comparison": comparison}
+    raise InputError(f"drift metric {metric!r} is not in the baseline profile")
