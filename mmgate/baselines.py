@@ -3,6 +3,7 @@ recording a new one from an APPROVEd run's monitoring profiles."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 from mmgate.decision import Decision
@@ -19,23 +20,40 @@ def compared(spec: RunSpec) -> dict[str, Any] | None:
     return {"path": str(spec.settings.baseline), "content_sha256": sha}
 
 
+@dataclass(frozen=True)
+class Recording:
+    """What became of a requested baseline: the report and where it went, or why there is none."""
+
+    line: str | None = None
+    report: Mapping[str, Any] | None = None
+    written: Mapping[str, Any] | None = None
+
+    @property
+    def failed(self) -> bool:
+        """A baseline was built but could not be written."""
+        return self.report is not None and self.written is None
+
+
 def record(spec: RunSpec, decision: Decision, profiles: Mapping[int, Mapping[str, Any]], run_id: str,
-           created_utc: str) -> tuple[dict[str, Any] | None, str | None]:
-    """Write the baseline the run was asked to record; return what was written (None when nothing
-    was) and a line for the terminal. Only an APPROVEd, complete run becomes a baseline."""
+           created_utc: str) -> Recording:
+    """Write the baseline the run was asked to record (also kept for the bundle) and say so in a
+    line for the terminal. Only an APPROVEd, complete run becomes a baseline."""
     path = spec.settings.record_baseline
     if path is None:
-        return None, None
+        return Recording()
     if decision.decision != "APPROVE":
-        return None, (f"baseline not recorded: the decision is {decision.decision}, and a baseline is "
-                      f"recorded only from an APPROVEd run")
+        return Recording(f"baseline not recorded: the decision is {decision.decision}, and a baseline is "
+                         f"recorded only from an APPROVEd run")
     missing = [seed for seed in range(spec.settings.seeds) if seed not in profiles]
     if missing:
-        return None, f"baseline not recorded: no monitoring profile arrived for seed(s) {missing}"
+        return Recording(f"baseline not recorded: no monitoring profile arrived for seed(s) {missing}")
     try:
         report = baseline_report(profiles, run_id=run_id, created_utc=created_utc,
                                  contract_sha256=spec.contract.sha256())
+    except MmgateError as exc:
+        return Recording(f"baseline not recorded: {exc}")
+    try:
         sha = write_baseline(path, report)
     except (MmgateError, OSError) as exc:
-        return None, f"baseline could not be recorded at {path}: {type(exc).__name__}: {exc}"
-    return {"path": str(path), "content_sha256": sha}, f"baseline recorded={path} sha256={sha}"
+        return Recording(f"baseline could not be recorded at {path}: {type(exc).__name__}: {exc}", report)
+    return Recording(f"baseline recorded={path} sha256={sha}", report, {"path": str(path), "content_sha256": sha})

@@ -33,6 +33,7 @@ class RunRecord:
     rootdir: Path
     plots: Mapping[str, bytes]
     baselines: Mapping[str, Any]
+    baseline_report: Mapping[str, Any] | None = None
 
 
 def contract_sha256(spec: RunSpec) -> str:
@@ -74,6 +75,8 @@ def write_bundle(record: RunRecord, decision: Decision) -> Bundle:
     writer.write_records("config_log.jsonl", "config_log_record",
                          [config_log_record(source, text, recorded_utc=record.started_utc)
                           for source, text in record.spec.config_texts])
+    if record.baseline_report is not None:
+        writer.write_report("drift_baseline.json", record.baseline_report)
     for name, png in record.plots.items():
         writer.write_bytes(f"plots/{name}", png)
     writer.write_text("report.html", render_html(facts, results, record.plots))

@@ -82,19 +82,18 @@ class GateSession:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self.decision = decide(self.observed, self.expected, self.spec.contract.is_required, MISSING_REASON)
         finished = utc_now()
-        recorded, self.baseline_line = baselines.record(self.spec, self.decision, self.profiles, self.run_id,
-                                                        finished)
+        recording = baselines.record(self.spec, self.decision, self.profiles, self.run_id, finished)
+        self.baseline_line = recording.line
         record = RunRecord(self.run_id, self.started_utc, finished, self.spec,
                            subject_summary(self.spec, self.subjects), self.config.rootpath,
                            dict(sorted(self.plots.items())),
-                           {"compared": baselines.compared(self.spec), "recorded": recorded})
+                           {"compared": baselines.compared(self.spec), "recorded": recording.written},
+                           recording.report)
         try:
             self.bundle = write_bundle(record, self.decision)
         except Exception as exc:  # the decision must still be reported, and never as APPROVE
             self.bundle_error = f"{type(exc).__name__}: {exc}"
-        failed_baseline = self.spec.settings.record_baseline is not None and self.decision.decision == "APPROVE" \
-            and recorded is None
-        session.exitstatus = self.decision.exit_code if self.bundle and not failed_baseline else BUNDLE_FAILED_EXIT
+        session.exitstatus = self.decision.exit_code if self.bundle and not recording.failed else BUNDLE_FAILED_EXIT
         if exitstatus not in SUMMARY_EXIT_CODES:  # pytest prints no terminal summary then
             self.pytest_terminal_summary(self.config.pluginmanager.get_plugin("terminalreporter"))
 

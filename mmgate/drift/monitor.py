@@ -7,14 +7,13 @@ a later run can be judged against it without pickles or the old model.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Mapping
 
 import numpy as np
 
 from mmgate.drift.aggregate import aggregate_all
 from mmgate.drift.budgets import Budget, BudgetCheck, check_change, check_divergence
-from mmgate.drift.embedding_drift import mmd2_test
+from mmgate.drift.embedding_drift import joint_pair_drift
 from mmgate.drift.profiles import compare_profiles, compute_dataset_profile
 from mmgate.errors import InputError
 from mmgate.panel.validate import unit_rows
@@ -87,11 +86,6 @@ def monitoring_profile(subject: Any, measured: Any, seed: int) -> dict[str, Any]
     }
 
 
-def _joint(profile: Mapping[str, Any]) -> np.ndarray:
-    embeddings = profile["embeddings"]
-    return np.concatenate([np.asarray(embeddings["image"]), np.asarray(embeddings["text"])], axis=1) / math.sqrt(2)
-
-
 def _item_shift(baseline: Mapping[str, Any], current: Mapping[str, Any], modality: str) -> dict[str, Any]:
     """Per-item cosine distance between the baseline and current embeddings of the same canary rows."""
     if baseline["embeddings"]["rows"] != current["embeddings"]["rows"]:
@@ -122,8 +116,10 @@ def judge(budget: Budget, baseline: Mapping[str, Any], current: Mapping[str, Any
         shift = _item_shift(baseline, current, metric.rsplit("_", 1)[1])
         return check_divergence(budget, shift[budget.aggregate or "p95"]), {"per_item_distance": shift}
     if metric == "embedding_mmd_joint":
-        result = mmd2_test(_joint(baseline), _joint(current), permutations=MMD_PERMUTATIONS, seed=seed).to_dict()
-        return check_divergence(budget, result["relative_mmd"]), {"mmd": result}
+        old, new = baseline["embeddings"], current["embeddings"]
+        drift = joint_pair_drift(np.asarray(old["image"]), np.asarray(old["text"]), np.asarray(new["image"]),
+                                 np.asarray(new["text"]), seed=seed, permutations=MMD_PERMUTATIONS)
+        return check_divergence(budget, drift["joint"]["mmd"]["relative_mmd"]), {"embedding_drift": drift}
     if metric.startswith("input_drift_"):
         comparison = _input_drift(baseline, current, metric.rsplit("_", 1)[1])
         return check_divergence(budget, comparison["max_drift"]), {"comparison": comparison}

@@ -1,0 +1,89 @@
+"""End to end: record a drift baseline from an APPROVEd run, compare later runs against it, and
+refuse a baseline that was altered, belongs to another subject or is not a baseline at all."""
+
+from __future__ import annotations
+
+import json
+
+from tests.plugin_support import assert_verified, run_gates, write_subject
+
+SEEDS = ("--mmgate-seeds", "1")
+
+
+def _recorded(pytester, mode: str = "healthy"):
+    spec = write_subject(pytester, mode)
+    run = run_gates(pytester, "--mmgate-subject", spec, *SEEDS, "--mmgate-record-baseline", "base.json")
+    return spec, run
+
+
+def test_an_approved_run_records_a_baseline_named_in_its_manifest(pytester):
+    _, run = _recorded(pytester)
+    assert run.decision == "APPROVE", run.output
+    written = json.loads((pytester.path / "base.json").read_text())
+    sha = written["facts_provided"]["content_sha256"]
+    assert f"mmgate: baseline recorded={pytester.path / 'base.json'} sha256={sha}" in run.output
+    recorded = run.report("run_manifest.json")["facts_provided"]["baselines"]["recorded"]
+    assert recorded == {"path": str(pytester.path / "base.json"), "content_sha256": sha}
+    assert run.report("drift_baseline.json") == written  # the bundle keeps its own copy
+    assert_verified(run)
+
+
+def test_a_rejected_run_records_no_baseline(pytester):
+    spec = write_subject(pytester, "healthy")
+    pytester.makefile(".toml", strict="max_mean_cosine = -0.5\n")
+    run = run_gates(pytester, "--mmgate-subject", spec, *SEEDS, "--mmgate-contract", "strict.toml",
+                    "--mmgate-record-baseline", "base.json")
+    assert run.decision == "REJECT"
+    assert "baseline not recorded: the decision is REJECT" in run.output
+    assert not (pytester.path / "base.json").exists()
+
+
+def test_the_same_release_against_its_baseline_stays_within_every_budget(pytester):
+    spec, _ = _recorded(pytester)
+    run = run_gates(pytester, "--mmgate-subject", spec, *SEEDS, "--mmgate-baseline", "base.json")
+    assert run.decision == "APPROVE", run.output
+    drift = {gid.split("[")[1].rstrip("]"): g["status"] for gid, g in run.gates().items()
+             if "test_drift_budget" in gid}
+    assert len(drift) == 16
+    assert drift.pop("seed0-input_drift_image") == "not_applicable"  # its images are row ids
+    assert set(drift.values()) == {"passed"}
+    compared = run.report("run_manifest.json")["facts_provided"]["baselines"]["compared"]
+    assert compared["content_sha256"] == json.loads((pytester.path / "base.json").read_text())[
+        "facts_provided"]["content_sha256"]
+
+
+def test_an_altered_baseline_is_refused_and_never_approves(pytester):
+    spec, _ = _recorded(pytester)
+    path = pytester.path / "base.json"
+    report = json.loads(path.read_text())
+    report["facts_provided"]["baseline"]["seeds"][0]["metrics"]["symmetry_gap"]["value"] = 0.5
+    path.write_text(json.dumps(report))
+    run = run_gates(pytester, "--mmgate-subject", spec, *SEEDS, "--mmgate-baseline", "base.json")
+    assert run.decision == "REJECT" and run.result.ret == 10, run.output
+    assert "content_sha256 mismatch" in run.output
+
+
+def test_a_baseline_of_another_subject_is_refused(pytester):
+    _recorded(pytester, "healthy")
+    other = write_subject(pytester, "renamed", module="other_subject")
+    run = run_gates(pytester, "--mmgate-subject", other, *SEEDS, "--mmgate-baseline", "base.json")
+    assert run.decision == "REJECT", run.output
+    assert "recorded for subject 'fixture-healthy', not 'fixture-renamed'" in run.output
+
+
+def test_a_report_that_is_not_a_baseline_is_refused(pytester):
+    spec, run = _recorded(pytester)
+    decision = run.bundle / "release_decision.json"
+    again = run_gates(pytester, "--mmgate-subject", spec, *SEEDS, "--mmgate-baseline", str(decision))
+    assert again.decision == "REJECT"
+    assert "fails its schema" in again.output or "not a 'drift_baseline'" in again.output
+
+
+def test_a_baseline_that_cannot_be_written_exits_12_and_stays_in_the_bundle(pytester):
+    spec = write_subject(pytester, "healthy")
+    (pytester.path / "taken").mkdir()
+    run = run_gates(pytester, "--mmgate-subject", spec, *SEEDS, "--mmgate-record-baseline", "taken")
+    assert run.decision == "APPROVE" and run.result.ret == 12, run.output
+    assert "baseline could not be recorded at" in run.output
+    assert run.report("drift_baseline.json")["facts_provided"]["report_kind"] == "drift_baseline"
+    assert run.report("run_manifest.json")["facts_provided"]["baselines"]["recorded"] is None
