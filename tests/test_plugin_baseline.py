@@ -87,3 +87,11 @@ def test_a_baseline_that_cannot_be_written_exits_12_and_stays_in_the_bundle(pyte
     assert "baseline could not be recorded at" in run.output
     assert run.report("drift_baseline.json")["facts_provided"]["report_kind"] == "drift_baseline"
     assert run.report("run_manifest.json")["facts_provided"]["baselines"]["recorded"] is None
+
+
+def test_recording_twice_gives_the_same_content_hash(pytester):
+    spec, first = _recorded(pytester)
+    second = run_gates(pytester, "--mmgate-subject", spec, *SEEDS, "--mmgate-record-baseline", "again.json")
+    hashes = [json.loads((pytester.path / name).read_text())["facts_provided"]["content_sha256"]
+              for name in ("base.json", "again.json")]
+    assert first.decision == second.decision == "APPROVE" and hashes[0] == hashes[1]
