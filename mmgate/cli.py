@@ -1,5 +1,5 @@
-"""``python -m mmgate``: subcommands over bundles and artifacts (``verify``, ``calibrate``; one line
-adds another)."""
+"""``python -m mmgate``: subcommands over bundles and artifacts (``verify``, ``calibrate``,
+``timeline``; one line adds another)."""
 
 from __future__ import annotations
 
@@ -82,10 +82,40 @@ def _run_calibrate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _seed_list(text: str) -> tuple[int, ...]:
+    try:
+        seeds = tuple(int(part) for part in _names(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from exc
+    if not seeds or any(seed < 0 for seed in seeds):
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers >= 0, got {text!r}")
+    return seeds
+
+
+def _configure_timeline(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, required=True,
+                        help="directory receiving timeline.json, the trend plots and debug artifacts")
+    parser.add_argument("--seeds", type=_seed_list, default=None, metavar="A,B,...",
+                        help="evaluation seeds (default 0,1,2,3,4; the classifier was tuned on 100-104)")
+
+
+def _run_timeline(args: argparse.Namespace) -> int:
+    """Run the drift episode timeline and print the TIMELINE line last."""
+    from mmgate.drift import timeline
+
+    try:
+        return timeline.timeline_main(args.out, args.seeds or timeline.EVALUATION_SEEDS)
+    except ConfigError as exc:
+        print(f"timeline: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
 COMMANDS: tuple[Command, ...] = (
     Command("verify", "re-check a bundle's hashes, completeness and report schemas", _configure_verify, _run_verify),
     Command("calibrate", "gate the built-in subject under injected failures and healthy seeds; write the "
             "detection matrix", _configure_calibrate, _run_calibrate),
+    Command("timeline", "run the drift episode timeline against the healthy baseline and classify each "
+            "episode", _configure_timeline, _run_timeline),
 )
 
 

@@ -145,6 +145,68 @@ FACTS: dict[str, dict[str, Any]] = {
     },
 }
 
+_RULES_SHA = "4430abbd9177c0618e6d294b712e1ef7150c0003ef8aecbee5a3a2e2e3b259d2"
+_SNAPSHOT = {"canary": {"top1": 0.62, "mean_cos_max": 0.21}, "current": {"top1": 0.55, "mean_cos_max": 0.22},
+             "compare": {"input_drift_img": 0.34, "canary_shift_max": 0.0}}
+_EVIDENCE = [
+    {"label": "benign", "score": 0.5, "fired": ["no_text_input_drift"],
+     "readings": {"no_image_input_drift": 0.34, "no_text_input_drift": 0.0}, "minimum_met": False,
+     "failed_rules": ["no_image_input_drift and no_text_input_drift"]},
+    {"label": "modality_drift", "score": 12.5, "fired": ["image_input_drift", "text_input_quiet"],
+     "readings": {"image_input_drift": 0.34, "text_input_quiet": 0.0}, "minimum_met": True, "failed_rules": []},
+]
+_EPISODE = {"name": "image_noise_ramp", "truth": ["modality_drift"], "kind": "single_axis",
+            "description": "deployed pixel noise ramps from 0.15 to 1.0", "eval_world_changes": {"noise_image": 1.0},
+            "eval_world_sha256": "1" * 64, "temperature_scale": 1.0, "retrain": None, "index": 1}
+_DRIFT_REJECT = {"decision": "REJECT", "escalate": False,
+                 "reason": "modality_drift met its minimum evidence (score 12.50, margin 12.50)"}
+
+FACTS["drift_timeline"] = {
+    "run_id": "timeline-0123456789abcdef",
+    "seeds": {"evaluation": [0], "tuning": [100, 101], "spread": [100, 101]},
+    "episodes": [{**_EPISODE, "name": "baseline", "truth": ["benign"], "kind": "benign",
+                  "description": "the healthy baseline", "eval_world_changes": {}, "index": 0}, _EPISODE],
+    "spread": {"seeds": [100, 101], "mean": {"current.top1": 0.6}, "std": {"current.top1": 0.01},
+               "scale": {"current.top1": 0.01}, "floors": {"current.top1": 0.004}},
+    "classifier": {"cap": 3.0, "sha256": _RULES_SHA, "rules": [{
+        "label": "modality_drift", "minimum": [["image_input_drift"]], "minimum_text": "image inputs drifted",
+        "terms": [{"name": "image_input_drift", "feature": "compare.input_drift_img", "view": "value",
+                   "direction": "rise", "threshold": 0.25, "weight": 4.0, "negated": False,
+                   "meaning": "the current images' input profile drifted past the alert level"}]}]},
+    "baselines": {"0": _SNAPSHOT},
+    "records": [{"episode": "image_noise_ramp", "seed": 0, "kind": "single_axis", "truth": ["modality_drift"],
+                 "snapshot": _SNAPSHOT,
+                 "classification": {"label": "modality_drift", "score": 12.5, "margin": 12.5,
+                                    "met": ["modality_drift"], "confident": True, "evidence": _EVIDENCE,
+                                    "rules_sha256": _RULES_SHA},
+                 "decision": _DRIFT_REJECT, "predicted": "modality_drift", "correct": True,
+                 "confident_wrong": False}],
+    "truth_vs_prediction": [{"episode": "image_noise_ramp", "seed": 0, "truth": ["modality_drift"],
+                             "predicted": "modality_drift", "correct": True, "decision": "REJECT"}],
+    "confusion": {"rows": ["modality_drift"], "columns": ["benign", "modality_drift", "unknown"],
+                  "counts": {"modality_drift": {"benign": 0, "modality_drift": 1, "unknown": 0}}},
+    "stability": {"image_noise_ramp": {"labels": ["modality_drift"], "counts": {"modality_drift": 1},
+                                       "modal": "modality_drift", "agreement": 1.0}},
+    "summary": {"single_axis_correct": 1, "single_axis_total": 1, "mixed_confident_wrong": 0, "mixed_total": 0,
+                "mixed_unknown": 0, "benign_correct": 0, "benign_total": 0},
+    "line": "TIMELINE single_axis_correct=1/1 mixed_confident_wrong=0 benign_correct=0/0",
+    "debug": [{"episode": "mystery_drift", "seed": 0, "path": "debug/mystery_drift_seed0.json"}],
+}
+FACTS["drift_debug"] = {
+    "run_id": "timeline-0123456789abcdef",
+    "episode": "mystery_drift",
+    "seed": 0,
+    "label": "unknown",
+    "decision": {"decision": "REJECT", "escalate": True,
+                 "reason": "unattributed drift: no class met its minimum evidence; rejected and escalated"},
+    "rules_sha256": _RULES_SHA,
+    "scores": {"benign": 3.0, "collapse": 1.2},
+    "failed_rules": {"benign": ["no_canary_degraded"], "collapse": ["cosine_rise and rank_drop"]},
+    "fired_terms": {"benign": ["no_cosine_rise"], "collapse": ["hubness_rise"]},
+    "features": {"baseline": {"canary.top1": 0.6}, "current": {"canary.top1": 0.3}, "raw": {"canary.top1": -0.3},
+                 "normalised": {"canary.top1": -30.0}},
+}
+
 ENVELOPE: dict[str, Any] = {
     "assumptions": {"scope": "synthetic world; proxies approximate deployment"},
     "open_items": ["transfer to large pretrained encoders"],

@@ -104,3 +104,20 @@ def test_python_m_mmgate_verify_of_a_missing_path_exits_one_with_a_message(tmp_p
     done = _run(tmp_path, "verify", "missing.zip")
     assert done.returncode == 1
     assert "missing.zip: no such bundle directory or zip file" in done.stderr
+
+
+def test_timeline_runs_the_given_seeds_and_returns_its_status(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from mmgate.drift import timeline
+
+    calls = []
+    monkeypatch.setattr(timeline, "timeline_main", lambda out, seeds: calls.append((out, seeds)) or 0)
+    assert main(["timeline", "--out", str(tmp_path), "--seeds", "3,7"]) == 0
+    assert main(["timeline", "--out", str(tmp_path)]) == 0
+    assert calls == [(tmp_path, (3, 7)), (tmp_path, timeline.EVALUATION_SEEDS)]
+
+
+@pytest.mark.parametrize("seeds", ["", "a,b", "-1"])
+def test_timeline_seeds_must_be_non_negative_integers(seeds: str, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["timeline", "--out", str(tmp_path), "--seeds", seeds]) == EXIT_USAGE
+    assert "expected comma-separated integers" in capsys.readouterr().err

@@ -1,0 +1,471 @@
+"""The episode timeline (book §3.8): every episode deployed against the healthy baseline at every
+seed, observed on the stable canary set and on the current set, turned into features, classified
+and decided; then truth against prediction, a confusion matrix and label stability over seeds.
+
+Seeds: the classifier's thresholds were tuned on ``TUNING_SEEDS`` (100-104), which also give the
+baseline's spread over seed repeats; the reported numbers come from ``EVALUATION_SEEDS`` (0-4),
+which never fed a threshold. Each seed reseeds the worlds and the training runs. The canary is the
+baseline world's test split; the current set is the validation split of the episode's evaluation
+world (other items than the canary, as production traffic would be).
+
+``write_timeline`` writes the result as a strict ``drift_timeline`` report plus one strict
+``drift_debug`` report per unknown label, each validated against its schema before anything is written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mmgate.atomic import write_bytes_atomic
+from mmgate.builtin import deployed
+from mmgate.canonical import canonical_json_line
+from mmgate.drift.classifier import (
+    BENIGN,
+    LABELS,
+    UNKNOWN,
+    Classification,
+    classify,
+    rules_report,
+)
+from mmgate.drift.episodes import EPISODES, Episode, Retrain
+from mmgate.drift.features import (
+    BaselineSpread,
+    FeatureVector,
+    baseline_spread,
+    embedding_shift,
+    feature_vector,
+    input_drift,
+    observation,
+    pair_audit,
+    paired_shift,
+    set_metrics,
+)
+from mmgate.errors import ConfigError
+from mmgate.hashing import sha256_text
+from mmgate.panel import retrieval_metrics
+from mmgate.plots import render_curve_plot, render_heatmap
+from mmgate.reference import ReferenceAligner, train_reference
+from mmgate.reports import report_bytes, strict_report
+from mmgate.schema_registry import load_schemas
+from mmgate.world import DEFAULT_WORLD, SplitData, World, WorldConfig, make_world
+
+EVALUATION_SEEDS: tuple[int, ...] = (0, 1, 2, 3, 4)
+TUNING_SEEDS: tuple[int, ...] = (100, 101, 102, 103, 104)
+SPREAD_SEEDS: tuple[int, ...] = TUNING_SEEDS
+MARKER_KINDS = ("parity", "bucket")
+BASELINE = Episode("baseline", (BENIGN,), "the healthy baseline itself: reference aligner on the default world")
+DECISIONS = {"approve": "APPROVE", "reject": "REJECT"}
+TREND_PLOTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("trend_retrieval.png", "top-1 (mean of both directions)", ("canary.top1", "current.top1")),
+    ("trend_geometry_cosine.png", "mean cosine (max over modalities)", ("canary.mean_cos_max", "current.mean_cos_max")),
+    ("trend_effective_rank.png", "effective rank (min over modalities)", ("canary.eff_rank_min", "current.eff_rank_min")),
+    ("trend_input_drift.png", "input-profile drift score", ("compare.input_drift_img", "compare.input_drift_txt")),
+    ("trend_embedding_drift.png", "domain-classifier advantage",
+     ("compare.embedding_drift_img", "compare.embedding_drift_txt")),
+    ("trend_probes.png", "probe value", ("compare.marker_reliance", "compare.pair_audit_suspect",
+                                         "canary.log_temperature_ratio")),
+)
+
+
+class Lab:
+    """Worlds and trained models of one timeline run (or one diagnosing process), each built once;
+    the memo lives in the instance (no module-level state)."""
+
+    def __init__(self) -> None:
+        self._worlds: dict[tuple[str, int], World] = {}
+        self._models: dict[tuple[str, str, str, int, int], ReferenceAligner] = {}
+
+    def world(self, config: WorldConfig, seed: int) -> World:
+        """The world of ``config`` at ``seed``, generated once."""
+        key = (config.sha256(), seed)
+        if key not in self._worlds:
+            self._worlds[key] = make_world(config, seed)
+        return self._worlds[key]
+
+    def model(self, retrain: Retrain, seed: int) -> ReferenceAligner:
+        """The aligner ``retrain`` describes, trained once on its world at ``seed`` (training seed
+        ``seed + retrain.seed_offset``); ``Retrain()`` is the baseline model."""
+        key = (retrain.train_world.sha256(), retrain.aligner.sha256(), retrain.training.sha256(), seed,
+               retrain.seed_offset)
+        if key not in self._models:
+            self._models[key] = train_reference(self.world(retrain.train_world, seed), retrain.aligner,
+                                                retrain.training, seed + retrain.seed_offset).model
+        return self._models[key]
+
+    def forget(self, seed: int) -> None:
+        """Drop the seed's worlds and models once its episodes are done (bounded memory)."""
+        self._worlds = {k: v for k, v in self._worlds.items() if k[1] != seed}
+        self._models = {k: v for k, v in self._models.items() if k[3] != seed}
+
+
+def _top1(model: ReferenceAligner, split: SplitData) -> float:
+    r = retrieval_metrics(model.embed_images(split.images), model.embed_texts(split.tokens), ks=(1,))
+    return 0.5 * (r["i2t_recall@1"] + r["t2i_recall@1"])
+
+
+def deployed_model(lab: Lab, ep: Episode, seed: int) -> ReferenceAligner:
+    """The episode's deployed model: baseline or retrained, on the episode's text preprocessing, with
+    the declared temperature times the episode's scale."""
+    model = lab.model(ep.retrain if ep.retrain is not None else Retrain(), seed)
+    model = deployed(model, ep.eval_world)
+    return dataclasses.replace(model, temperature=model.temperature * ep.temperature_scale)
+
+
+def observe(lab: Lab, ep: Episode, seed: int) -> dict[str, float]:
+    """The flat observation of one deployment at one seed (see ``mmgate.drift.features``)."""
+    model = deployed_model(lab, ep, seed)
+    baseline_model = deployed(lab.model(Retrain(), seed), DEFAULT_WORLD)
+    canary = lab.world(DEFAULT_WORLD, seed).test
+    current = lab.world(ep.eval_world, seed).val
+    zc = (model.embed_images(canary.images), model.embed_texts(canary.tokens))
+    zu = (model.embed_images(current.images), model.embed_texts(current.tokens))
+    sets = {name: set_metrics(*z, factors=s.factors, confounders=s.confounders, temperature=model.temperature,
+                              seed=seed)
+            for name, z, s in (("canary", zc, canary), ("current", zu, current))}
+    compare = input_drift(canary.images, canary.tokens, current.images, current.tokens)
+    for tag, ref, new in (("img", zc[0], zu[0]), ("txt", zc[1], zu[1])):
+        shift = embedding_shift(ref, new, seed)
+        compare[f"embedding_drift_{tag}"] = shift["advantage"]
+        compare[f"centroid_effect_{tag}"] = shift["centroid_effect"]
+    canary_top1 = sets["canary"]["top1"]
+    compare["marker_reliance"] = max(_top1(model, lab.world(DEFAULT_WORLD.replace(confounder=k), seed).test)
+                                     - canary_top1 for k in MARKER_KINDS)
+    unmarked = lab.world(ep.eval_world.replace(confounder="none"), seed).val
+    compare["marker_removal_drop"] = sets["current"]["top1"] - _top1(model, unmarked)
+    train = lab.world(ep.retrain.train_world if ep.retrain is not None else DEFAULT_WORLD, seed).train
+    compare["pair_audit_suspect"] = pair_audit(model.embed_images(train.images), model.embed_texts(train.tokens),
+                                               seed)
+    compare["canary_shift_img"] = paired_shift(baseline_model.embed_images(canary.images), zc[0])
+    compare["canary_shift_txt"] = paired_shift(baseline_model.embed_texts(canary.tokens), zc[1])
+    compare["canary_shift_max"] = max(compare["canary_shift_img"], compare["canary_shift_txt"])
+    return observation(sets["canary"], sets["current"], compare)
+
+
+def decide(result: Classification) -> dict[str, Any]:
+    """Decision record of one classified deployment: benign -> APPROVE; a failure class -> REJECT;
+    unknown -> REJECT with escalation (unattributed drift fails the gate and goes to a reviewer with
+    the debug artifact; it is never approved)."""
+    if result.label == UNKNOWN:
+        return {"decision": DECISIONS["reject"], "escalate": True,
+                "reason": "unattributed drift: no class met its minimum evidence; rejected and escalated "
+                          "for review with the debug artifact"}
+    if result.label == BENIGN:
+        return {"decision": DECISIONS["approve"], "escalate": False,
+                "reason": "benign drift: no failure mechanism met its minimum evidence"}
+    return {"decision": DECISIONS["reject"], "escalate": False,
+            "reason": f"{result.label} met its minimum evidence (score {result.score:.2f}, "
+                      f"margin {result.margin:.2f})"}
+
+
+def debug_artifact(ep: Episode, seed: int, features: FeatureVector, result: Classification) -> dict[str, Any]:
+    """What a reviewer needs for an ``unknown``: features, per-class scores, failed rules, the
+    decision, open items and questions (``debug_report`` wraps it as a strict report)."""
+    return {
+        "episode": ep.name, "seed": seed, "label": result.label, "decision": decide(result),
+        "rules_sha256": result.rules_sha256,
+        "scores": {e.label: e.score for e in result.evidence},
+        "failed_rules": {e.label: list(e.failed_rules) for e in result.evidence},
+        "fired_terms": {e.label: list(e.fired) for e in result.evidence},
+        "features": features.to_dict(),
+        "open_items": ["no drift class met its minimum evidence: the drift is unattributed, rejected and escalated"],
+        "questions_to_verify": ["Is this a mixture of drift types?", "Are the thresholds miscalibrated?",
+                                "Did a failure mode outside the taxonomy occur?",
+                                "Are probes unstable at this sample size?"],
+    }
+
+
+def snapshot(obs: Mapping[str, float]) -> dict[str, dict[str, float]]:
+    """An observation grouped as the monitoring snapshot: canary, current and compare metrics."""
+    grouped: dict[str, dict[str, float]] = {}
+    for name, value in obs.items():
+        group, metric = name.split(".", 1)
+        grouped.setdefault(group, {})[metric] = float(value)
+    return grouped
+
+
+def _record(ep: Episode, seed: int, features: FeatureVector, result: Classification) -> dict[str, Any]:
+    correct = result.label in ep.truth
+    return {
+        "episode": ep.name, "seed": seed, "kind": ep.kind, "truth": list(ep.truth),
+        "snapshot": snapshot(features.current),
+        "features": {"raw": dict(features.raw), "normalised": dict(features.normalised)},
+        "classification": result.to_dict(),
+        "decision": decide(result), "predicted": result.label, "correct": correct,
+        "confident_wrong": result.confident and not correct,
+    }
+
+
+def confusion(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Confusion matrix: rows are truth (joined with '+' for mixed episodes), columns every label."""
+    rows = sorted({"+".join(r["truth"]) for r in records})
+    counts = {row: {label: 0 for label in LABELS} for row in rows}
+    for r in records:
+        counts["+".join(r["truth"])][r["predicted"]] += 1
+    return {"rows": rows, "columns": list(LABELS), "counts": counts}
+
+
+def stability(records: Sequence[Mapping[str, Any]], episodes: Sequence[Episode]) -> dict[str, Any]:
+    """Per episode: label counts over seeds, the modal label and the share of seeds that gave it."""
+    out = {}
+    for ep in episodes:
+        labels = [r["predicted"] for r in records if r["episode"] == ep.name]
+        counts = Counter(labels)
+        modal, top = min(counts.items(), key=lambda kv: (-kv[1], LABELS.index(kv[0])))
+        out[ep.name] = {"labels": labels, "counts": dict(counts), "modal": modal, "agreement": top / len(labels)}
+    return out
+
+
+def summary(records: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """The TIMELINE counts over episodes x seeds."""
+    single = [r for r in records if r["kind"] == "single_axis"]
+    mixed = [r for r in records if r["kind"] == "mixed"]
+    benign = [r for r in records if r["kind"] == "benign"]
+    return {"single_axis_correct": sum(r["correct"] for r in single), "single_axis_total": len(single),
+            "mixed_confident_wrong": sum(r["confident_wrong"] for r in mixed), "mixed_total": len(mixed),
+            "mixed_unknown": sum(r["predicted"] == UNKNOWN for r in mixed),
+            "benign_correct": sum(r["correct"] for r in benign), "benign_total": len(benign)}
+
+
+def timeline_line(counts: Mapping[str, int]) -> str:
+    """The last line ``timeline_main`` prints."""
+    return (f"TIMELINE single_axis_correct={counts['single_axis_correct']}/{counts['single_axis_total']} "
+            f"mixed_confident_wrong={counts['mixed_confident_wrong']} "
+            f"benign_correct={counts['benign_correct']}/{counts['benign_total']}")
+
+
+def _seeds(seeds: Sequence[int], name: str) -> tuple[int, ...]:
+    out = tuple(seeds)
+    if not out or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in out) \
+            or len(set(out)) != len(out):
+        raise ConfigError(f"{name}: expected distinct non-negative integer seeds, got {list(seeds)!r}")
+    return out
+
+
+def _spread(lab: Lab, seeds: tuple[int, ...], keep: tuple[int, ...],
+            progress: Callable[[str], None] | None) -> BaselineSpread:
+    repeats = []
+    for seed in seeds:
+        repeats.append(observe(lab, BASELINE, seed))
+        if seed not in keep:
+            lab.forget(seed)
+        if progress is not None:
+            progress(f"baseline spread: seed {seed} observed")
+    return baseline_spread(repeats, seeds)
+
+
+def assess(lab: Lab, ep: Episode, seed: int, base: Mapping[str, float],
+           spread: BaselineSpread) -> tuple[FeatureVector, Classification]:
+    """One episode at one seed against that seed's baseline observation ``base``: its feature vector
+    (normalised by ``spread``) and classification."""
+    features = feature_vector(base, observe(lab, ep, seed), spread)
+    return features, classify(features)
+
+
+def measure_spread(seeds: Sequence[int] = SPREAD_SEEDS,
+                   progress: Callable[[str], None] | None = None) -> BaselineSpread:
+    """The healthy baseline's spread over seed repeats (its observation at each of ``seeds``)."""
+    return _spread(Lab(), _seeds(seeds, "spread_seeds"), (), progress)
+
+
+def run_timeline(seeds: Sequence[int] = EVALUATION_SEEDS, episodes: Sequence[Episode] | None = None,
+                 spread_seeds: Sequence[int] | None = None,
+                 progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Every episode (default ``EPISODES``) at every seed against that seed's baseline, normalised by
+    the spread over ``spread_seeds`` (default ``SPREAD_SEEDS``): JSON-ready records, confusion
+    matrix, stability, summary counts and the classifier's fixed rules."""
+    seeds = _seeds(seeds, "seeds")
+    spread_seeds = _seeds(SPREAD_SEEDS if spread_seeds is None else spread_seeds, "spread_seeds")
+    episodes = tuple(EPISODES if episodes is None else episodes)
+    if not episodes or len({e.name for e in episodes}) != len(episodes):
+        raise ConfigError("episodes: expected a non-empty sequence of distinctly named episodes")
+    lab = Lab()
+    spread = _spread(lab, spread_seeds, seeds, progress)
+    records, unknowns, baselines = [], [], {}
+    for seed in seeds:
+        base = observe(lab, BASELINE, seed)
+        baselines[str(seed)] = snapshot(base)
+        for ep in episodes:
+            features, result = assess(lab, ep, seed, base, spread)
+            records.append(_record(ep, seed, features, result))
+            if result.label == UNKNOWN:
+                unknowns.append(debug_artifact(ep, seed, features, result))
+            if progress is not None:
+                progress(f"seed {seed} {ep.name}: truth {'+'.join(ep.truth)} predicted {result.label}")
+        lab.forget(seed)
+    counts = summary(records)
+    return {
+        "seeds": {"evaluation": list(seeds), "tuning": list(TUNING_SEEDS), "spread": list(spread_seeds),
+                  "note": "thresholds were fixed on the tuning seeds; the spread seeds give the normalisation"},
+        "episodes": [BASELINE.to_dict() | {"index": 0}] + [ep.to_dict() | {"index": i + 1}
+                                                            for i, ep in enumerate(episodes)],
+        "spread": spread.to_dict(), "classifier": rules_report(), "baselines": baselines, "records": records,
+        "truth_vs_prediction": [{"episode": r["episode"], "seed": r["seed"], "truth": r["truth"],
+                                 "predicted": r["predicted"], "correct": r["correct"],
+                                 "decision": r["decision"]["decision"]} for r in records],
+        "confusion": confusion(records), "stability": stability(records, episodes), "summary": counts,
+        "line": timeline_line(counts), "debug": unknowns,
+    }
+
+
+def _trend_series(result: Mapping[str, Any], features: Sequence[str]) -> dict[str, tuple[list[float], list[float]]]:
+    """Mean over seeds of each feature per episode index (0 = baseline)."""
+    names = [e["name"] for e in result["episodes"]]
+    series = {}
+    for feature in features:
+        group, metric = feature.split(".", 1)
+        xs = [0.0]
+        ys = [float(np.mean([snap[group][metric] for snap in result["baselines"].values()]))]
+        for index, name in enumerate(names[1:], start=1):
+            values = [r["snapshot"][group][metric] for r in result["records"] if r["episode"] == name]
+            xs.append(float(index))
+            ys.append(float(np.mean(values)))
+        series[feature] = (xs, ys)
+    return series
+
+
+def render_plots(result: Mapping[str, Any]) -> dict[str, bytes]:
+    """PNG bytes of the trend plots across episodes (x = episode index) and the confusion heat map."""
+    plots = {name: render_curve_plot(f"{title} across episodes (mean over seeds)", "episode index (0 = baseline)",
+                                     _trend_series(result, features), title)
+             for name, title, features in TREND_PLOTS}
+    conf = result["confusion"]
+    grid = np.array([[conf["counts"][row][col] for col in conf["columns"]] for row in conf["rows"]], dtype=float)
+    grid = grid / np.maximum(grid.sum(axis=1, keepdims=True), 1.0)
+    plots["confusion.png"] = render_heatmap("drift classifier: truth (rows) vs prediction", conf["rows"],
+                                            conf["columns"], grid, "share of the row's runs")
+    return plots
+
+
+def timeline_run_id(result: Mapping[str, Any]) -> str:
+    """Run id of a timeline result, derived from its content (the run is deterministic, so the same
+    seeds and episodes give the same id): ``timeline-`` plus 16 hex digits of its sha256."""
+    return f"timeline-{sha256_text(canonical_json_line(dict(result)))[:16]}"
+
+
+def debug_path(item: Mapping[str, Any]) -> str:
+    """Bundle-relative path of one debug artifact: ``debug/<episode>_seed<seed>.json``."""
+    return f"debug/{item['episode']}_seed{item['seed']}.json"
+
+
+def _timeline_open_items(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    items = []
+    for r in records:
+        truth = "+".join(r["truth"])
+        if r["predicted"] == UNKNOWN:
+            items.append(f"{r['episode']} seed {r['seed']}: unattributed drift (injected: {truth}); rejected and "
+                         f"escalated for review, see {debug_path(r)}")
+        elif not r["correct"]:
+            items.append(f"{r['episode']} seed {r['seed']}: labelled {r['predicted']} but the injected mechanism "
+                         f"is {truth}")
+    items.append("the thresholds were fixed on the synthetic world's tuning seeds; how they transfer to other "
+                 "subjects and data is not established")
+    return items
+
+
+def _timeline_analysis(result: Mapping[str, Any]) -> str:
+    counts, records = result["summary"], result["records"]
+    decisions = Counter(r["decision"]["decision"] for r in records)
+    unknown = sum(r["predicted"] == UNKNOWN for r in records)
+    wrong = sum(r["confident_wrong"] for r in records)
+    return (f"{len(records)} runs ({len(result['episodes']) - 1} episodes x {len(result['seeds']['evaluation'])} "
+            f"evaluation seeds), each against its seed's healthy baseline. Single-axis episodes: "
+            f"{counts['single_axis_correct']}/{counts['single_axis_total']} labelled with their injected class. "
+            f"Mixed episodes: {counts['mixed_unknown']}/{counts['mixed_total']} unknown, "
+            f"{counts['mixed_confident_wrong']} confidently wrong. Benign episodes: "
+            f"{counts['benign_correct']}/{counts['benign_total']} labelled benign. Overall {unknown} unknown "
+            f"label(s), each rejected, escalated and given a debug artifact, and {wrong} wrong label(s) (a class "
+            f"named that was not injected). Decisions: {decisions['APPROVE']} APPROVE, {decisions['REJECT']} REJECT.")
+
+
+def timeline_report(result: Mapping[str, Any], run_id: str) -> dict[str, Any]:
+    """The strict ``drift_timeline`` report of a ``run_timeline`` result. To keep it small, records drop
+    their feature vectors (exactly recomputable from snapshots, baselines and spread) and debug
+    artifacts are referenced by path (``debug_path``), not embedded."""
+    records = result["records"]
+    facts = {
+        "run_id": run_id,
+        "seeds": {k: list(result["seeds"][k]) for k in ("evaluation", "tuning", "spread")},
+        **{k: result[k] for k in ("episodes", "spread", "classifier", "baselines", "truth_vs_prediction", "confusion",
+                                  "stability", "summary", "line")},
+        "records": [{k: v for k, v in r.items() if k != "features"} for r in records],
+        "debug": [{"episode": d["episode"], "seed": d["seed"], "path": debug_path(d)} for d in result["debug"]],
+    }
+    return strict_report(
+        "drift_timeline", facts,
+        assumptions={
+            "seeds": result["seeds"]["note"],
+            "truth": "each episode's truth is the mechanism injected into the synthetic world "
+                     "(mmgate.drift.episodes); the classifier never reads it",
+            "sets": "the canary is the baseline world's test split; the current set is the validation split of "
+                    "the episode's evaluation world",
+            "normalisation": "normalised deltas divide by the healthy baseline's standard deviation over the "
+                             "spread seeds, floored per metric",
+            "features": "records omit the feature vector to keep the report small; it is exact to recompute: raw "
+                        "= snapshot - baselines[seed] per group.metric, normalised = raw / spread.scale",
+            "decision_rule": "benign -> APPROVE; a failure class -> REJECT; unknown -> REJECT with escalation",
+        },
+        open_items=_timeline_open_items(records),
+        analysis=_timeline_analysis(result),
+        draft_output={"timeline_line": result["line"],
+                      "decisions": dict(Counter(r["decision"]["decision"] for r in records)),
+                      "escalated": sum(r["decision"]["escalate"] for r in records)},
+        questions_to_verify=["Do the episodes cover the drifts the deployment will actually see?",
+                             "Do the labels stay stable on seeds beyond the evaluation seeds?",
+                             "Would a reviewer attribute each escalated unknown to a known mechanism?"],
+    )
+
+
+def debug_report(item: Mapping[str, Any], run_id: str) -> dict[str, Any]:
+    """The strict ``drift_debug`` report of one ``debug_artifact``."""
+    facts = {k: v for k, v in item.items() if k not in ("open_items", "questions_to_verify")}
+    met = sum(not rules for rules in item["failed_rules"].values())
+    best = min(item["scores"].items(), key=lambda kv: (-kv[1], LABELS.index(kv[0])))
+    decision = item["decision"]
+    analysis = (f"{item['episode']} at seed {item['seed']} was labelled {item['label']}: {met} of "
+                f"{len(item['scores'])} classes met their minimum evidence; the highest score was {best[0]} "
+                f"({best[1]:.2f}). Decision {decision['decision']}"
+                f"{', escalated for review' if decision['escalate'] else ''}.")
+    return strict_report(
+        "drift_debug", {"run_id": run_id, **facts},
+        assumptions={"rules": f"the classifier's rules were fixed on the tuning seeds (sha256 "
+                              f"{item['rules_sha256']})",
+                     "normalisation": "normalised deltas divide by the healthy baseline's floored spread over "
+                                      "seed repeats"},
+        open_items=list(item["open_items"]), analysis=analysis, draft_output=dict(decision),
+        questions_to_verify=list(item["questions_to_verify"]),
+    )
+
+
+def write_timeline(result: Mapping[str, Any], out_dir: str | Path) -> list[Path]:
+    """Write timeline.json (a strict ``drift_timeline`` report), the trend and confusion plots and one
+    strict ``drift_debug`` report per unknown label; every report is validated before anything is
+    written, each file atomically; returns the paths written."""
+    out = Path(out_dir)
+    run_id = timeline_run_id(result)
+    schemas = load_schemas()
+    reports = [("timeline.json", timeline_report(result, run_id))]
+    reports += [(debug_path(item), debug_report(item, run_id)) for item in result["debug"]]
+    payloads = [(out / name, report_bytes(report, schemas)[1]) for name, report in reports]
+    payloads += [(out / "plots" / name, png) for name, png in render_plots(result).items()]
+    for path, data in payloads:
+        write_bytes_atomic(path, data)
+    return [path for path, _ in payloads]
+
+
+def timeline_main(out_dir: str | Path, seeds: Sequence[int] = EVALUATION_SEEDS) -> int:
+    """Run the timeline, write it under ``out_dir``, print progress and the TIMELINE line last;
+    returns 0 (the counts are the result, not a pass/fail)."""
+    def progress(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    result = run_timeline(seeds, progress=progress)
+    write_timeline(result, out_dir)
+    print(result["line"], flush=True)
+    return 0
