@@ -81,6 +81,9 @@ GATES: tuple[GateSpec, ...] = (
     GateSpec("drift_budget", "drift", ("seed", "metric"), "test_baseline_drift.py",
              "against the baseline of the approved release, each monitored metric may move only within "
              "its drift budget"),
+    GateSpec("drift_diagnosis", "drift", ("seed",), "test_baseline_drift.py",
+             "against the healthy baseline, the drift classifier must attribute the built-in subject's "
+             "drift to nothing but benign change; a failure class or unattributed drift blocks release"),
     GateSpec("noise_slope", "robustness", ("seed",), "test_robustness.py",
              "top-1 may only degrade slowly as image noise grows while text stays clean"),
     GateSpec("corruption_slope", "robustness", ("seed",), "test_robustness.py",

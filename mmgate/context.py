@@ -11,8 +11,10 @@ from typing import Callable
 import numpy as np
 
 from mmgate.builtin import ReferenceTrainer
+from mmgate.conditions import HEALTHY
 from mmgate.drift.baseline import Baseline, BaselineError
 from mmgate.drift.budgets import BudgetCheck
+from mmgate.drift.diagnosis import Diagnoser
 from mmgate.drift.monitor import PROFILED, judge, monitoring_profile
 from mmgate.drift.profiles import compare_profiles, compute_dataset_profile
 from mmgate.embedding import EmbeddingCache, Embeddings, embed_set, embedding_key
@@ -44,6 +46,7 @@ class RunContext:
         self._user_error: Exception | None = None
         self._measurements: dict[tuple[str, int], Measurements] = {}
         self._profiles: dict[int, dict] = {}
+        self._diagnoser: Diagnoser | None = None
 
     @property
     def builtin(self) -> bool:
@@ -141,6 +144,21 @@ class RunContext:
         current = self.monitoring_profile(seed)
         baseline.check_subject(current["subject"]["name"], current["dimension"])
         return judge(self.spec.contract.budget(metric), baseline.profile(seed), current, seed)
+
+    def diagnosis_mismatch(self, seed: int) -> str | None:
+        """Why the drift classifier cannot judge this seed against the baseline, or None: its
+        features compare with the healthy built-in model, so the baseline must be that model's."""
+        recorded = self.baseline().profile(seed)["subject"]["identity"]
+        if recorded != self.trainer.subject(seed, HEALTHY).identity():
+            return (f"the baseline of seed {seed} was not recorded from the healthy built-in model, which the "
+                    f"drift classifier's features are measured against")
+        return None
+
+    def diagnosis(self, seed: int) -> dict:
+        """The drift classifier's diagnosis of this run's condition at ``seed`` (built-in subject)."""
+        if self._diagnoser is None:
+            self._diagnoser = Diagnoser()
+        return self._diagnoser.diagnose(self.condition, seed)
 
     def split_hygiene(self, seed: int) -> dict:
         """Overlap of the synthetic world's splits, and how many test items repeat a train combination."""

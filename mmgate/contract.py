@@ -26,6 +26,7 @@ CONDITIONAL_GATES = frozenset({
     "mi_probe", "cca_probe", "split_hygiene", "leakage_alarm", "noise_slope", "corruption_slope",
     "counterfactual_drop", "robustness_margin", "benign_perturbation", "noise_direction", "stress_retrieval",
     "pair_audit", "temperature_calibration", "input_drift", "drift_budget",
+    "drift_diagnosis",
 })
 DEFAULT_REQUIRED = tuple(name for name in GATE_NAMES if name not in CONDITIONAL_GATES)
 # Gates whose measurement carries a bootstrap interval, so a contract may gate on its bound.

@@ -52,6 +52,8 @@ RISKS: tuple[dict, ...] = (
             {"control": "declared scoring temperature against the one the canary supports",
              "gates": ["temperature_calibration"]},
             {"control": "drift budgets against the approved release's baseline", "gates": ["drift_budget"]},
+            {"control": "drift classified by minimum-evidence rules; unattributed drift escalates",
+             "gates": ["drift_diagnosis"]},
         ],
     },
     {

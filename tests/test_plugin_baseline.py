@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.plugin_support import assert_verified, run_gates, write_subject
 
 SEEDS = ("--mmgate-seeds", "1")
@@ -47,6 +49,8 @@ def test_the_same_release_against_its_baseline_stays_within_every_budget(pyteste
     assert len(drift) == 16
     assert drift.pop("seed0-input_drift_image") == "not_applicable"  # its images are row ids
     assert set(drift.values()) == {"passed"}
+    diagnosis = run.gates()["gates/test_baseline_drift.py::test_drift_diagnosis[seed0]"]
+    assert diagnosis["status"] == "not_applicable" and "synthetic world" in diagnosis["reason"]
     compared = run.report("run_manifest.json")["facts_provided"]["baselines"]["compared"]
     assert compared["content_sha256"] == json.loads((pytester.path / "base.json").read_text())[
         "facts_provided"]["content_sha256"]
@@ -95,3 +99,18 @@ def test_recording_twice_gives_the_same_content_hash(pytester):
     hashes = [json.loads((pytester.path / name).read_text())["facts_provided"]["content_sha256"]
               for name in ("base.json", "again.json")]
     assert first.decision == second.decision == "APPROVE" and hashes[0] == hashes[1]
+
+
+@pytest.mark.slow
+def test_the_classifier_names_the_built_in_subjects_drift_against_the_healthy_baseline(pytester):
+    recorded = run_gates(pytester, *SEEDS, "--mmgate-record-baseline", "base.json")
+    assert recorded.decision == "APPROVE", recorded.output
+    same = run_gates(pytester, *SEEDS, "--mmgate-baseline", "base.json")
+    drifted = run_gates(pytester, *SEEDS, "--mmgate-baseline", "base.json",
+                        "--mmgate-builtin", "scoring_drift_temperature")
+    gate_id = "gates/test_baseline_drift.py::test_drift_diagnosis[seed0]"
+    assert same.gates()[gate_id]["status"] == "passed", same.output
+    diagnosis = drifted.gates()[gate_id]
+    assert diagnosis["status"] == "failed" and drifted.decision == "REJECT"
+    assert diagnosis["evidence"]["classification"]["label"] == "scoring_drift"
+    assert "drift diagnosed as scoring_drift" in diagnosis["message"]
