@@ -3,7 +3,7 @@ of the pairs exactly, swapping the modality roles swaps the directions, declared
 changes cost at most a budget, and more image noise never helps beyond bootstrap noise."""
 
 from mmgate.panel import retrieval_ranks
-from mmgate.perturb import GaussianNoise, default_registry
+from mmgate.perturb import GaussianNoise, registry_for
 from mmgate.perturb.effects import (joint_permutation, noise_gains, perturbed_ranks,
                                     permutation_report, recall_drop, role_swap_report)
 
@@ -30,7 +30,7 @@ def test_role_swap(gate, measured):
 
 
 def test_benign_perturbation(gate, mmgate_context, subject, measured, seed):
-    registry = default_registry()
+    registry = registry_for(subject.operators)
     operators = [registry.from_json(spec) for spec in gate.contract.benign()]
     reasons = [op.applies_to(subject.canary) for op in operators]
     refused = {op.name: why for op, why in zip(operators, reasons) if why is not None}

@@ -8,6 +8,7 @@ import json
 import math
 import os
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
@@ -197,12 +198,15 @@ def _json_ready(value: Any) -> bool:
 @dataclass(frozen=True)
 class Subject:
     """What a run gates: a named dual encoder, its canary set of pairs and, optionally, (a sample
-    of) the pairs it was trained on, which the training-pair audit and the input-drift gates read."""
+    of) the pairs it was trained on, which the training-pair audit and the input-drift gates read,
+    and its own perturbation operators by name (factories called with ``intensity``, ``seed`` and
+    parameters), for data the built-in operators do not understand."""
 
     name: str
     encoder: DualEncoder
     canary: PairedSet
     training: PairedSet | None = None
+    operators: Mapping[str, Callable[..., Any]] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -218,6 +222,12 @@ class Subject:
         if self.training is not None and not isinstance(self.training, PairedSet):
             raise SubjectError(f"Subject.training: expected a PairedSet of training pairs or None, "
                                f"got {type(self.training).__name__}")
+        if self.operators is not None:
+            if not isinstance(self.operators, Mapping) or not all(
+                    isinstance(k, str) and k.isidentifier() and callable(v) for k, v in self.operators.items()):
+                raise SubjectError(f"Subject.operators: expected a mapping of operator name (an identifier) to "
+                                   f"a callable factory, got {self.operators!r}")
+            object.__setattr__(self, "operators", MappingProxyType(dict(self.operators)))
 
     def identity(self) -> dict[str, Any]:
         """The encoder's own ``identity()`` (a JSON-ready dict), else ``{"name": <type name>}``."""

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from mmgate.contract import Contract
 from mmgate.encoders import PairedSet, Subject
 from mmgate.errors import ConfigError, InputError, MmgateError
-from mmgate.perturb import Chain, OperatorRegistry, default_registry
+from mmgate.perturb import Chain, OperatorRegistry, registry_for
 from mmgate.world import FACTOR_TOKEN_BASE, FactorSpec, WorldConfig
 from mmgate.world.config import CONFOUNDERS, FACTOR_NAMES, PAIRING_MODES, SPLIT_NAMES
 
@@ -110,7 +110,7 @@ def applicable_budgets(subject: Subject | PairedSet,
     """Split the budgets into (operators that apply to the subject's data -> budget, operators
     that do not -> reason). A zero budget excludes its operator; an unknown name or a budget
     outside an operator's range raises ConfigError."""
-    registry = registry or default_registry()
+    registry = registry or registry_for(getattr(subject, "operators", None))
     canary = _canary(subject)
     usable: dict[str, float] = {}
     refused: dict[str, str] = {}
@@ -140,7 +140,7 @@ def perturbations(subject: Subject | PairedSet,
     (±budget for signed operators) and a drawn seed, using only operators that apply to the
     subject's data; budgets default to the default contract's ``stress_budgets``. Shrinks towards
     fewer steps, intensity 0 and seed 0."""
-    registry = registry or default_registry()
+    registry = registry or registry_for(getattr(subject, "operators", None))
     if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
         raise ConfigError(f"max_steps: expected an integer >= 1, got {max_steps!r}")
     usable, refused = applicable_budgets(subject, budgets, registry)

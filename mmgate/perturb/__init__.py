@@ -7,8 +7,7 @@ from mmgate.perturb.images import (Blur, Brightness, ChannelShift, Contrast, Cro
                                    Translate, Watermark)
 from mmgate.perturb.pairing import BlockShuffle, OffsetPairs, SwapPairs
 from mmgate.perturb.preprocess import PreprocessScale, PreprocessShift
-from mmgate.perturb.registry import (BUILTIN_OPERATORS, OperatorRegistry, default_registry,
-                                     make_operator, register_operator)
+from mmgate.perturb.registry import BUILTIN_OPERATORS, OperatorRegistry, make_operator, registry_for
 from mmgate.perturb.scoring import ScoringPerturbation, TemperatureScale
 from mmgate.perturb.texts import (MarkerToken, TemplatePrefix, TokenDropout, TokenShuffle,
                                   TokenSubstitution)
@@ -18,5 +17,5 @@ __all__ = [
     "Crop", "GaussianNoise", "MarkerToken", "OffsetPairs", "Operator", "OperatorRegistry",
     "PreprocessScale", "PreprocessShift", "ScoringPerturbation", "SwapPairs", "TemperatureScale",
     "TemplatePrefix", "TokenDropout", "TokenShuffle", "TokenSubstitution", "Translate", "Watermark",
-    "default_registry", "make_operator", "register_operator",
+    "make_operator", "registry_for",
 ]

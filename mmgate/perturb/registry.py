@@ -1,8 +1,8 @@
-"""Operators by name: the built-ins, plus any a subject with other data types registers.
+"""Operators by name: the built-ins, plus any a subject with other data types declares.
 
-``OperatorRegistry`` is an explicit value; the process-wide registry behind ``register_operator``
-only grows (a name, once taken, cannot be rebound), so registering never changes what an
-existing name means.
+``OperatorRegistry`` is an explicit value, built per subject (``registry_for``): there is no
+process-wide registry, so what an operator name means depends only on the subject in hand, and a
+name, once taken, cannot be rebound.
 """
 
 from __future__ import annotations
@@ -86,20 +86,15 @@ class OperatorRegistry:
         return self.create(data["name"], data.get("intensity"), data.get("seed", 0), **params)
 
 
-_PROCESS_REGISTRY = OperatorRegistry()
-
-
-def default_registry() -> OperatorRegistry:
-    """The process-wide registry: the built-ins plus every ``register_operator`` call."""
-    return _PROCESS_REGISTRY
-
-
-def register_operator(name: str, factory: Factory, signed: bool = False) -> None:
-    """Make ``factory`` available by ``name`` to the gates and strategies of this process (call
-    it where the subject factory is defined, so every xdist worker registers it too)."""
-    _PROCESS_REGISTRY.register(name, factory, signed)
+def registry_for(operators: Mapping[str, Factory] | None = None) -> OperatorRegistry:
+    """The built-ins plus a subject's own operators (``Subject.operators``: name -> factory; a
+    factory with a true ``SIGNED`` attribute also acts with negative intensities)."""
+    registry = OperatorRegistry()
+    for name, factory in (operators or {}).items():
+        registry.register(name, factory, bool(getattr(factory, "SIGNED", False)))
+    return registry
 
 
 def make_operator(name: str, intensity: float, seed: int = 0, **params: Any) -> Any:
-    """The operator ``name`` from the process-wide registry."""
-    return _PROCESS_REGISTRY.create(name, intensity, seed, **params)
+    """The built-in operator ``name``."""
+    return OperatorRegistry().create(name, intensity, seed, **params)

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from mmgate.encoders import PairedSet
+from mmgate.encoders import PairedSet, Subject, SubjectError
 from mmgate.errors import ConfigError, InputError
 from mmgate.perturb import (Brightness, Chain, GaussianNoise, OperatorRegistry, TemperatureScale,
-                            TemplatePrefix)
+                            TemplatePrefix, registry_for)
 
 
 def data() -> PairedSet:
@@ -89,6 +89,39 @@ def test_registering_a_taken_or_malformed_name_is_refused():
         registry.register("my op", Reverse)
     with pytest.raises(ConfigError, match="callable"):
         registry.register("mine", 3)
+
+
+class Encoder:
+    def embed_images(self, batch):
+        return np.ones((len(batch), 2))
+
+    def embed_texts(self, batch):
+        return np.ones((len(batch), 2))
+
+
+class SignedReverse(Reverse):
+    SIGNED = True
+
+
+def test_a_subjects_operators_join_the_builtins_in_its_own_registry_only():
+    subject = Subject("s", Encoder(), data(), operators={"reverse": Reverse, "signed_reverse": SignedReverse})
+    registry = registry_for(subject.operators)
+    assert {"reverse", "signed_reverse", "blur"} <= set(registry.names())
+    assert registry.signed("signed_reverse") and not registry.signed("reverse")
+    assert "reverse" not in registry_for().names()  # nothing leaks into other subjects' registries
+    with pytest.raises(TypeError):
+        subject.operators["other"] = Reverse
+
+
+def test_a_subject_operator_may_not_take_a_builtin_name():
+    with pytest.raises(ConfigError, match="'blur' is already registered"):
+        registry_for({"blur": Reverse})
+
+
+@pytest.mark.parametrize("operators", [{"my op": Reverse}, {"reverse": 3}, [("reverse", Reverse)]])
+def test_subject_operators_must_map_identifiers_to_factories(operators):
+    with pytest.raises(SubjectError, match="Subject.operators"):
+        Subject("s", Encoder(), data(), operators=operators)
 
 
 def test_unknown_names_and_bad_parameters_are_config_errors():
