@@ -28,8 +28,7 @@ from mmgate.perturb import TemperatureScale
 from mmgate.reference import ReferenceAligner
 from mmgate.results import Threshold
 from mmgate.robustness import degradation_slope
-from mmgate.world import SplitData, WorldConfig, caption_tokens, corrupt_pairing, render_images, streams
-from mmgate.world.config import SPLIT_NAMES
+from mmgate.world import SplitData, WorldConfig, caption_tokens, pairing_permutation, render_images
 
 GRID_POINTS = 5
 DIRECTIONS = ("image_to_text", "text_to_image")
@@ -123,17 +122,6 @@ def knob_named(name: str) -> Knob:
     return KNOBS[name]
 
 
-def _test_pairing(config: WorldConfig, seed: int, n: int) -> np.ndarray:
-    """Positions of the captions paired with the test rows: the derivation make_world uses for the
-    test split (same pairing stream and split key), so the rows equal the regenerated world's."""
-    if config.pairing == "none" or "test" not in config.pairing_splits:
-        return np.arange(n)
-    split_seed = int(np.random.SeedSequence(
-        [seed, streams.PAIRING, SPLIT_NAMES.index("test")]).generate_state(1)[0])
-    return corrupt_pairing(n, config.pairing, rate=config.pairing_rate, offset=config.pairing_offset,
-                           block=config.pairing_block, seed=split_seed)
-
-
 def split_images(base: SplitData, config: WorldConfig, seed: int) -> np.ndarray:
     """The test images of ``make_world(config, seed)``, rendering only the items of ``base`` (that
     world's test split under any knob that keeps the factors and splits)."""
@@ -144,7 +132,7 @@ def split_tokens(base: SplitData, config: WorldConfig, seed: int) -> np.ndarray:
     """The test caption tokens of ``make_world(config, seed)`` (pairing included), rendering only
     the items of ``base`` as ``split_images`` does."""
     idx = np.asarray(base.index)
-    perm = _test_pairing(config, seed, idx.size)
+    perm = pairing_permutation(config, "test", idx.size, seed)
     caption_factors = {name: np.asarray(values)[perm] for name, values in base.factors.items()}
     return caption_tokens(caption_factors, config, seed, index=idx[perm])
 

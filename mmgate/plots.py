@@ -20,6 +20,7 @@ from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
 from mmgate.errors import InputError
+from mmgate.panel.spectra import spectrum_effective_rank
 
 DPI = 100
 PCA_SIZE_IN = (10.0, 4.5)
@@ -156,18 +157,6 @@ def render_curve_plot(title: str, x_label: str,
     return _png(fig)
 
 
-def effective_rank(spectrum: Sequence[float]) -> float:
-    """Entropy effective rank ``exp(H(p))`` of eigenvalues ``p = lambda / sum(lambda)``; 0.0 for an
-    all-zero (fully collapsed) spectrum."""
-    values = np.clip(_finite_vector(spectrum, "spectrum"), 0.0, None)
-    total = float(values.sum())
-    if total <= 0.0:
-        return 0.0
-    p = values / total
-    p = p[p > 0.0]
-    return float(np.exp(-np.sum(p * np.log(p))))
-
-
 def _pca_png(snap: Snapshot) -> bytes:
     fig = Figure(figsize=PCA_SIZE_IN, dpi=DPI, facecolor="white")
     fig.subplots_adjust(left=0.06, right=0.84, bottom=0.12, top=0.86, wspace=0.22)
@@ -220,7 +209,7 @@ def _spectra_png(snap: Snapshot) -> bytes:
     any_positive = False
     for name, values, colour in (("image", snap.spectrum_img, IMAGE_COLOUR),
                                  ("text", snap.spectrum_txt, TEXT_COLOUR)):
-        label = f"{name} (effective rank {effective_rank(values):.2f} of {values.size})"
+        label = f"{name} (effective rank {spectrum_effective_rank(values):.2f} of {values.size})"
         positive = values > 0.0
         if positive.any():
             any_positive = True

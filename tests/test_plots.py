@@ -12,13 +12,11 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from matplotlib.image import imread
 
 from mmgate import plots
 from mmgate.errors import InputError
-from mmgate.plots import effective_rank, render_curve_plot, render_snapshot_plots
+from mmgate.plots import render_curve_plot, render_snapshot_plots
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 EXPECTED_SIZE_IN = {
@@ -156,22 +154,6 @@ def test_malformed_snapshot_values_raise_input_error_naming_the_field(change, na
     snapshot = {**make_snapshot(), **change}
     with pytest.raises(InputError, match=named):
         render_snapshot_plots(snapshot)
-
-
-def test_a_flat_spectrum_has_full_effective_rank_and_a_spike_has_rank_one():
-    assert effective_rank([2.0] * 7) == pytest.approx(7.0)
-    assert effective_rank([5.0, 0.0, 0.0]) == pytest.approx(1.0)
-    assert effective_rank([0.0, 0.0]) == 0.0
-
-
-@settings(max_examples=50, deadline=None)
-@given(st.lists(st.floats(0.0, 1e6, allow_subnormal=False), min_size=1, max_size=40),
-       st.floats(1e-3, 1e3))
-def test_effective_rank_is_scale_free_and_bounded_by_the_positive_count(values, scale):
-    rank = effective_rank(values)
-    positive = sum(v > 0.0 for v in values)
-    assert (rank == 0.0) if positive == 0 else (1.0 - 1e-9 <= rank <= positive + 1e-9)
-    assert effective_rank([scale * v for v in values]) == pytest.approx(rank, rel=1e-9, abs=1e-9)
 
 
 def test_curve_plot_is_a_deterministic_png_of_fixed_size():

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from mmgate.panel.validate import compute_dtype, config_int, embedding_matrix, embedding_pair, unit_rows
+from mmgate.errors import InputError
+from mmgate.panel.validate import (compute_dtype, config_int, embedding_matrix, embedding_pair, real_array,
+                                   unit_rows)
 
 
 def _prepared(z: object, name: str = "z") -> tuple[np.ndarray, float]:
@@ -56,6 +58,15 @@ def covariance_spectrum(z: object) -> np.ndarray:
     there are min(N, d) of them and values at or below the noise floor are exactly 0."""
     u, floor = _prepared(z)
     return _second_moment_eigenvalues(_centred(u), floor)
+
+
+def spectrum_effective_rank(eigenvalues: object) -> float:
+    """exp(entropy) of a given spectrum normalised to sum 1 (negative rounding clipped to 0); 0.0
+    for an all-zero, fully collapsed spectrum. ``effective_rank`` is this of the covariance spectrum."""
+    values = real_array(eigenvalues, "eigenvalues").astype(np.float64).ravel()
+    if not np.isfinite(values).all():
+        raise InputError("eigenvalues must be finite")
+    return _exp_entropy(np.clip(values, 0.0, None))
 
 
 def effective_rank(z: object) -> float:

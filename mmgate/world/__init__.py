@@ -10,7 +10,7 @@ from mmgate.world.config import (
 )
 from mmgate.world.confounders import confounder_labels, marker_mask
 from mmgate.world.factors import factor_tuples, orientation_probabilities, sample_factors
-from mmgate.world.generate import SplitData, World, make_world
+from mmgate.world.generate import SplitData, World, make_world, pairing_permutation
 from mmgate.world.layout import FACTOR_TOKEN_BASE, MARKER_BASE, PAD, SEP
 from mmgate.world.leakage import leakage_alarm
 from mmgate.world.pairing import corrupt_pairing
@@ -35,6 +35,7 @@ __all__ = [
     "check_split_hygiene",
     "confounder_labels",
     "corrupt_pairing",
+    "pairing_permutation",
     "factor_token_offsets",
     "factor_tuples",
     "leakage_alarm",

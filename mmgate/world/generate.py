@@ -66,15 +66,19 @@ def _frozen(arr: np.ndarray) -> np.ndarray:
     return out
 
 
-def _text_rows(config: WorldConfig, name: str, idx: np.ndarray, seed: int) -> np.ndarray:
-    if config.pairing == "none" or name not in config.pairing_splits:
-        return idx.copy()
+def pairing_permutation(config: WorldConfig, split: str, n: int, seed: int) -> np.ndarray:
+    """Positions of the captions paired with the ``n`` rows of ``split`` in ``make_world(config,
+    seed)`` (the identity when the split's pairing is not corrupted)."""
+    if config.pairing == "none" or split not in config.pairing_splits:
+        return np.arange(n)
     split_seed = int(np.random.SeedSequence(
-        [seed, streams.PAIRING, SPLIT_NAMES.index(name)]).generate_state(1)[0])
-    perm = corrupt_pairing(idx.size, config.pairing, rate=config.pairing_rate,
-                           offset=config.pairing_offset, block=config.pairing_block,
-                           seed=split_seed)
-    return idx[perm]
+        [seed, streams.PAIRING, SPLIT_NAMES.index(split)]).generate_state(1)[0])
+    return corrupt_pairing(n, config.pairing, rate=config.pairing_rate, offset=config.pairing_offset,
+                           block=config.pairing_block, seed=split_seed)
+
+
+def _text_rows(config: WorldConfig, name: str, idx: np.ndarray, seed: int) -> np.ndarray:
+    return idx[pairing_permutation(config, name, idx.size, seed)]
 
 
 def make_world(config: WorldConfig = DEFAULT_WORLD, seed: int = 0) -> World:

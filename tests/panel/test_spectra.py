@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from mmgate.errors import ConfigError, InputError
 from mmgate.panel.spectra import (covariance_spectrum, effective_rank, principal_scores, rank_divergence, rankme,
-                                  top_eigen_share)
+                                  spectrum_effective_rank, top_eigen_share)
 
 
 def _cloud(seed: int, n: int = 60, d: int = 8) -> np.ndarray:
@@ -141,3 +141,31 @@ def test_mixing_toward_a_low_rank_reconstruction_lowers_effective_rank(seed, n, 
     ranks = [effective_rank((1 - a) * z + a * target) for a in (0.0, 0.3, 0.6, 0.9)]
     assert all(later <= earlier + 1e-9 for earlier, later in zip(ranks, ranks[1:]))
     assert ranks[-1] < ranks[0]
+
+
+def test_a_flat_given_spectrum_has_full_effective_rank_and_a_spike_has_rank_one():
+    assert spectrum_effective_rank([2.0] * 7) == pytest.approx(7.0)
+    assert spectrum_effective_rank([5.0, 0.0, 0.0]) == pytest.approx(1.0)
+    assert spectrum_effective_rank([0.0, 0.0]) == 0.0
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.floats(0.0, 1e6, allow_subnormal=False), min_size=1, max_size=40),
+       st.floats(1e-3, 1e3))
+def test_a_given_spectrums_effective_rank_is_scale_free_and_bounded_by_the_positive_count(values, scale):
+    rank = spectrum_effective_rank(values)
+    positive = sum(v > 0.0 for v in values)
+    assert (rank == 0.0) if positive == 0 else (1.0 - 1e-9 <= rank <= positive + 1e-9)
+    assert spectrum_effective_rank([scale * v for v in values]) == pytest.approx(rank, rel=1e-9, abs=1e-9)
+
+
+def test_a_given_spectrum_must_be_finite_real_numbers():
+    with pytest.raises(InputError, match="finite"):
+        spectrum_effective_rank([1.0, float("nan")])
+    with pytest.raises(InputError, match="eigenvalues"):
+        spectrum_effective_rank(["a"])
+
+
+def test_the_effective_rank_of_embeddings_is_that_of_their_covariance_spectrum():
+    z = _cloud(4)
+    assert effective_rank(z) == spectrum_effective_rank(covariance_spectrum(z))

@@ -11,11 +11,11 @@ from mmgate.errors import ConfigError, InputError
 from mmgate.world import (
     CHAPTER3_HARD,
     DEFAULT_WORLD,
-    SplitData,
     World,
     caption_tokens,
     factor_tuples,
     make_world,
+    pairing_permutation,
     render_images,
     sample_factors,
 )
@@ -131,6 +131,15 @@ def test_split_lookup_and_bad_arguments(default_world):
         make_world(DEFAULT_WORLD, -1)
     with pytest.raises(ConfigError, match="config"):
         make_world({"n_train": 10}, 0)
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_the_public_pairing_permutation_is_the_one_make_world_applies(split):
+    config = SMALL.replace(pairing="swap", pairing_rate=0.3, pairing_splits=("train", "test"))
+    part = make_world(config, 3).split(split)
+    perm = pairing_permutation(config, split, len(part.index), 3)
+    np.testing.assert_array_equal(part.text_index, part.index[perm])
+    assert np.array_equal(pairing_permutation(SMALL, split, 5, 3), np.arange(5))
 
 
 def test_split_data_rejects_rows_that_disagree():
