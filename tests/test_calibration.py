@@ -216,6 +216,11 @@ def test_calibrate_end_to_end_on_a_fast_subset(tmp_path):
     assert rows["healthy"]["decision"] == "APPROVE" and rows["healthy"]["bundle"]
     assert Path(rows["pairing_random_30"]["bundle"], "release_decision.json").is_file()
     assert (matrix_path.parent / "detection_matrix.png").read_bytes().startswith(b"\x89PNG")
+    # the healthy run recorded the baseline the injected run was then compared against
+    assert (matrix_path.parent / calibration.BASELINE_FILE).is_file()
+    pairing = rows["pairing_random_30"]
+    assert pairing["detected_by_own_family"] and "pair_audit" in pairing["gates_fired"]
+    assert "drift_budget" in pairing["fired_fraction"]
 
 
 def test_the_fired_share_counts_only_cases_that_ran():
