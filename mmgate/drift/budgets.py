@@ -122,9 +122,9 @@ class BudgetCheck:
     passed: bool
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready evidence."""
+        """JSON-ready evidence (an infinite relative change, from a zero baseline, becomes null)."""
         return {"budget": self.budget.to_dict(), "baseline": self.baseline, "current": self.current,
-                "statistic": self.statistic, "passed": self.passed}
+                "statistic": self.statistic if math.isfinite(self.statistic) else None, "passed": self.passed}
 
 
 def _adverse(budget: Budget, value: float, ci: tuple[float, float] | None) -> float:

@@ -37,7 +37,9 @@ def test_a_relative_budget_divides_by_the_baseline():
     assert check_change(budget, 20.0, 17.5).statistic == pytest.approx(0.125)
     assert not check_change(budget, 20.0, 16.0).passed
     assert check_change(budget, 0.0, 1.0).statistic == 0.0
-    assert math.isinf(check_change(Budget("m", "relative", 0.1, "increase"), 0.0, 1.0).statistic)
+    from_zero = check_change(Budget("m", "relative", 0.1, "increase"), 0.0, 1.0)
+    assert math.isinf(from_zero.statistic) and not from_zero.passed
+    assert from_zero.to_dict()["statistic"] is None  # JSON has no infinity
 
 
 def test_the_bound_basis_judges_the_adverse_end_of_the_interval():
