@@ -10,6 +10,10 @@ def test_temperature_calibration(gate, mmgate_context, subject, seed):
     if declared is None:
         gate.not_applicable("the encoder declares no scoring temperature (a `temperature` attribute)")
     fit = mmgate_context.temperature_fit(subject, seed, declared)
+    if fit["at_bound"]:
+        gate.not_applicable(f"the canary does not pin down a scoring temperature: its InfoNCE loss is lowest at "
+                            f"the edge of the searched range ({fit['fitted_temperature']:.3g}; perfectly "
+                            f"separated pairs want one near 0)", evidence=fit)
     gate.check("|ln(declared / fitted temperature)|", fit["log_ratio"], gate.threshold(), evidence=fit)
 
 

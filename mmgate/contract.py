@@ -282,6 +282,14 @@ def _checked_required(source: str, value: Any) -> tuple[str, ...]:
     return tuple(name for name in GATE_NAMES if name in names)
 
 
+def _checked_sha256(source: str, name: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        raise ContractError(f"{source}: {name}: expected 64 lower-case hex digits (a sha256), got {value!r}")
+    return value
+
+
 def _checked_drift_budgets(source: str, value: Any) -> tuple[Budget, ...]:
     if isinstance(value, Mapping):
         try:
@@ -304,7 +312,10 @@ class Contract:
     operators (``{name, intensity, seed, ...params}``) that must cost at most ``max_benign_drop``
     of recall@1; ``stress_budgets`` maps an operator to the largest intensity the stress property
     draws, whose chains must cost at most ``max_stress_drop``. ``drift_budgets`` maps a drift metric
-    to the fields of its budget (``mmgate.drift.budgets``) that differ from the defaults. ``source`` records where the contract
+    to the fields of its budget (``mmgate.drift.budgets``) that differ from the defaults;
+    ``baseline_sha256`` pins the content hash of the only baseline a run may be compared against
+    (the baseline's own hash catches accidental damage; this one, fixed before the run, catches a
+    deliberately re-hashed edit). ``source`` records where the contract
     came from and is not part of its identity or hash.
     """
 
@@ -338,6 +349,7 @@ class Contract:
     benign_perturbations: tuple = DEFAULT_BENIGN
     stress_budgets: tuple = DEFAULT_STRESS_BUDGETS
     drift_budgets: tuple = DEFAULT_BUDGETS
+    baseline_sha256: str | None = None
     bootstrap_resamples: int = 1000
     bootstrap_alpha: float = 0.05
     retrieval_ks: tuple[int, ...] = (1, 5)
@@ -359,6 +371,7 @@ class Contract:
         checked["benign_perturbations"] = _checked_benign(src, self.benign_perturbations)
         checked["stress_budgets"] = _checked_budgets(src, self.stress_budgets)
         checked["drift_budgets"] = _checked_drift_budgets(src, self.drift_budgets)
+        checked["baseline_sha256"] = _checked_sha256(src, "baseline_sha256", self.baseline_sha256)
         for name, value in checked.items():
             object.__setattr__(self, name, value)
 

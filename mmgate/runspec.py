@@ -67,21 +67,26 @@ def read_runspec(cli: Mapping[str, Any], rootdir: Path) -> RunSpec:
         chosen = condition(settings.builtin)
     except MmgateError as exc:
         problems.append(f"configuration: {exc}")
-    baseline, baseline_problem = _baseline(settings)
+    baseline, baseline_problem = _baseline(settings, contract)
     return RunSpec(settings=settings, contract=contract, problems=tuple(problems),
                    config_texts=tuple(texts), condition=chosen, baseline=baseline,
                    baseline_problem=baseline_problem)
 
 
-def _baseline(settings: Settings) -> tuple[Baseline | None, str | None]:
+def _baseline(settings: Settings, contract: Contract) -> tuple[Baseline | None, str | None]:
     """The verified baseline the run compares against, or why it cannot be used (the drift gates
     report that problem; the other gates still run)."""
     if settings.baseline is None:
         return None, None
     try:
-        return load_baseline(settings.baseline), None
+        baseline = load_baseline(settings.baseline)
     except MmgateError as exc:
         return None, str(exc)
+    pinned = contract.baseline_sha256
+    if pinned is not None and baseline.content_sha256 != pinned:
+        return None, (f"baseline {settings.baseline}: content_sha256 {baseline.content_sha256[:12]}... is not the "
+                      f"contract's baseline_sha256 {pinned[:12]}...")
+    return baseline, None
 
 
 def _cli_text(cli: Mapping[str, Any]) -> str:

@@ -315,3 +315,12 @@ def test_a_bound_may_only_make_a_gate_with_an_interval_stricter(gate, basis):
 def test_the_stricter_bound_of_an_interval_gate_is_accepted():
     contract = Contract.from_mapping({"bounds": {"retrieval_top1": "lower_bound", "symmetry_gap": "upper_bound"}})
     assert contract.basis("retrieval_top1") == "lower_bound" and contract.basis("symmetry_gap") == "upper_bound"
+
+
+def test_a_pinned_baseline_hash_is_validated_and_hashed_into_the_contract() -> None:
+    pinned = Contract.from_mapping({"baseline_sha256": "ab" * 32})
+    assert pinned.baseline_sha256 == "ab" * 32 and pinned.sha256() != Contract().sha256()
+    assert Contract.from_mapping(pinned.to_dict()) == pinned
+    for bad in ("AB" * 32, "ab" * 31, 42):
+        with pytest.raises(ContractError, match="baseline_sha256: expected 64 lower-case hex digits"):
+            Contract.from_mapping({"baseline_sha256": bad})

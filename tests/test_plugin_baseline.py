@@ -7,6 +7,9 @@ import json
 
 import pytest
 
+from mmgate.canonical import canonical_json
+from mmgate.drift.budgets import METRICS
+from mmgate.hashing import sha256_text
 from tests.plugin_support import assert_verified, run_gates, write_subject
 
 SEEDS = ("--mmgate-seeds", "1")
@@ -46,7 +49,7 @@ def test_the_same_release_against_its_baseline_stays_within_every_budget(pyteste
     assert run.decision == "APPROVE", run.output
     drift = {gid.split("[")[1].rstrip("]"): g["status"] for gid, g in run.gates().items()
              if "test_drift_budget" in gid}
-    assert len(drift) == 16
+    assert len(drift) == len(METRICS)
     assert drift.pop("seed0-input_drift_image") == "not_applicable"  # its images are row ids
     assert set(drift.values()) == {"passed"}
     diagnosis = run.gates()["gates/test_baseline_drift.py::test_drift_diagnosis[seed0]"]
@@ -114,3 +117,31 @@ def test_the_classifier_names_the_built_in_subjects_drift_against_the_healthy_ba
     assert diagnosis["status"] == "failed" and drifted.decision == "REJECT"
     assert diagnosis["evidence"]["classification"]["label"] == "scoring_drift"
     assert "drift diagnosed as scoring_drift" in diagnosis["message"]
+
+
+def _rehash(path, edit) -> None:
+    report = json.loads(path.read_text())
+    edit(report["facts_provided"]["baseline"])
+    report["facts_provided"]["content_sha256"] = sha256_text(canonical_json(report["facts_provided"]["baseline"]))
+    path.write_text(json.dumps(report))
+
+
+def test_a_rehashed_edit_is_refused_by_the_contracts_pinned_hash(pytester):
+    spec, _ = _recorded(pytester)
+    path = pytester.path / "base.json"
+    sha = json.loads(path.read_text())["facts_provided"]["content_sha256"]
+    pytester.makefile(".toml", pinned=f'baseline_sha256 = "{sha}"\n')
+    pinned = ("--mmgate-contract", "pinned.toml", "--mmgate-baseline", "base.json")
+    assert run_gates(pytester, "--mmgate-subject", spec, *SEEDS, *pinned).decision == "APPROVE"
+    _rehash(path, lambda b: b["seeds"][0]["metrics"]["retrieval_top1_i2t"].update(value=0.0))
+    run = run_gates(pytester, "--mmgate-subject", spec, *SEEDS, *pinned)
+    assert run.decision == "REJECT", run.output
+    assert "is not the contract's baseline_sha256" in run.output
+
+
+def test_a_gutted_baseline_is_refused_even_with_a_valid_hash(pytester):
+    spec, _ = _recorded(pytester)
+    _rehash(pytester.path / "base.json", lambda b: b["seeds"][0]["metrics"].clear())
+    run = run_gates(pytester, "--mmgate-subject", spec, *SEEDS, "--mmgate-baseline", "base.json")
+    assert run.decision == "REJECT", run.output
+    assert "fails its schema" in run.output or "metrics: missing" in run.output

@@ -11,15 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from mmgate.canonical import canonical_json, parse_json_strict
-from mmgate.errors import ConfigError
+from mmgate.drift.errors import BaselineError
+from mmgate.drift.monitor import check_profile
+from mmgate.errors import InputError
 from mmgate.hashing import sha256_text
 from mmgate.reports import ReportSchemaError, strict_report, validate_report, write_report
 
 BASELINE_KIND = "drift_baseline"
-
-
-class BaselineError(ConfigError):
-    """A baseline cannot be used: unreadable, invalid, tampered with, or another subject's."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +107,15 @@ def load_baseline(path: str | Path) -> Baseline:
     if actual != facts["content_sha256"]:
         raise BaselineError(f"baseline {where}: content_sha256 mismatch (recorded {facts['content_sha256'][:12]}..., "
                             f"content hashes to {actual[:12]}...): the baseline was altered after it was written")
+    seeds = [int(profile["seed"]) for profile in content["seeds"]]
+    if len(set(seeds)) != len(seeds):
+        raise BaselineError(f"baseline {where}: seed(s) {sorted({s for s in seeds if seeds.count(s) > 1})} "
+                            f"recorded twice")
+    for profile in content["seeds"]:
+        try:
+            check_profile(profile, content["dimension"])
+        except InputError as exc:
+            raise BaselineError(f"baseline {where}: seed {profile['seed']}: {exc}") from exc
     profiles = {int(profile["seed"]): profile for profile in content["seeds"]}
     return Baseline(path=where, content_sha256=actual, subject_name=content["subject_name"],
                     dimension=int(content["dimension"]), contract_sha256=content["contract_sha256"],

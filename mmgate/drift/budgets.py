@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from types import MappingProxyType
 from typing import Any
 
 from mmgate.drift.aggregate import AGGREGATES, DEFAULT_AGGREGATE
@@ -20,14 +21,20 @@ KINDS = ("absolute", "relative", "divergence")
 DIRECTIONS = ("increase", "decrease", "any")
 BUDGET_BASES = ("point", "bound")
 _FIELDS = ("kind", "direction", "limit", "basis", "aggregate")
+CHANGE_KINDS = ("absolute", "relative")
+# metrics the panel measures with a bootstrap interval: the only ones a "bound" basis can judge
+INTERVAL_METRICS = frozenset({"retrieval_top1_i2t", "retrieval_top1_t2i", "symmetry_gap"})
+# divergence metrics that summarise per-item values, so an aggregate applies to them
+ITEMWISE_METRICS = frozenset({"embedding_shift_image", "embedding_shift_text"})
 
 
 @dataclass(frozen=True)
 class Budget:
     """``metric`` may move by at most ``limit`` (in ``kind`` units) in ``direction``.
 
-    ``basis`` "bound" judges the current value by its bootstrap bound in the adverse direction;
-    ``aggregate`` names how per-item divergences are summarised (divergence budgets over items).
+    ``basis`` "bound" judges the current value by its bootstrap bound in the adverse direction
+    (metrics with an interval, one direction); ``aggregate`` names how per-item divergences are
+    summarised (the per-item embedding shifts only).
     """
 
     metric: str
@@ -53,6 +60,12 @@ class Budget:
             raise ConfigError(f"{where}.aggregate: expected one of {list(AGGREGATES)}, got {self.aggregate!r}")
         if self.kind == "divergence" and self.direction != "increase":
             raise ConfigError(f"{where}.direction: a divergence budget limits an increase, got {self.direction!r}")
+        if self.basis == "bound" and (self.metric not in INTERVAL_METRICS or self.direction == "any"):
+            raise ConfigError(f"{where}.basis: 'bound' needs a metric with a bootstrap interval "
+                              f"({sorted(INTERVAL_METRICS)}) guarded in one direction")
+        if (self.aggregate is not None) != (self.metric in ITEMWISE_METRICS):
+            raise ConfigError(f"{where}.aggregate: only the per-item metrics {sorted(ITEMWISE_METRICS)} take "
+                              f"an aggregate, and they need one; got {self.aggregate!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, part of the contract and its hash."""
@@ -78,7 +91,10 @@ DEFAULT_BUDGETS: tuple[Budget, ...] = (
     _change("effective_rank_text", "relative", 0.15, "decrease"),
     _change("hubness_i2t", "absolute", 0.05, "increase"),
     _change("hubness_t2i", "absolute", 0.05, "increase"),
+    _change("rankme_share_image", "relative", 0.15, "decrease"),
+    _change("rankme_share_text", "relative", 0.15, "decrease"),
     _change("rank_divergence", "absolute", 0.05, "increase"),
+    _change("norm_divergence", "absolute", 0.10, "increase"),
     _divergence("embedding_shift_image", 0.10, DEFAULT_AGGREGATE),
     _divergence("embedding_shift_text", 0.10, DEFAULT_AGGREGATE),
     _divergence("embedding_mmd_joint", 0.10),
@@ -87,7 +103,7 @@ DEFAULT_BUDGETS: tuple[Budget, ...] = (
     _divergence("output_drift", 0.20),
 )
 METRICS: tuple[str, ...] = tuple(budget.metric for budget in DEFAULT_BUDGETS)
-_DEFAULTS = {budget.metric: budget for budget in DEFAULT_BUDGETS}
+_DEFAULTS: Mapping[str, Budget] = MappingProxyType({budget.metric: budget for budget in DEFAULT_BUDGETS})
 
 
 def budgets_from_table(source: str, table: object) -> tuple[Budget, ...]:
@@ -108,6 +124,11 @@ def budgets_from_table(source: str, table: object) -> tuple[Budget, ...]:
             chosen[metric] = replace(_DEFAULTS[metric], **dict(fields))
         except ConfigError as exc:
             raise ConfigError(f"{source}: {exc}") from exc
+        if (chosen[metric].kind == "divergence") != (_DEFAULTS[metric].kind == "divergence"):
+            expected = "divergence" if _DEFAULTS[metric].kind == "divergence" else " or ".join(CHANGE_KINDS)
+            raise ConfigError(f"{source}: drift_budgets.{metric}.kind: {metric} is measured as a "
+                              f"{'divergence' if expected == 'divergence' else 'change'}; expected {expected}, "
+                              f"got {chosen[metric].kind!r}")
     return tuple(chosen[metric] for metric in METRICS)
 
 
@@ -123,19 +144,18 @@ class BudgetCheck:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready evidence (an infinite relative change, from a zero baseline, becomes null)."""
-        return {"budget": self.budget.to_dict(), "baseline": self.baseline, "current": self.current,
+        return {"budget": self.budget.to_dict(), "baseline": self.baseline,
+                "current": self.current if math.isfinite(self.current) else None,
                 "statistic": self.statistic if math.isfinite(self.statistic) else None, "passed": self.passed}
 
 
 def _adverse(budget: Budget, value: float, ci: tuple[float, float] | None) -> float:
     """The current value, or its bootstrap bound on the side the budget guards against."""
-    if budget.basis == "point" or ci is None:
+    if budget.basis == "point":
         return value
-    if budget.direction == "decrease":
-        return ci[0]
-    if budget.direction == "increase":
-        return ci[1]
-    return value
+    if ci is None:
+        raise ConfigError(f"drift_budgets.{budget.metric}.basis: 'bound', but the measurement has no interval")
+    return ci[0] if budget.direction == "decrease" else ci[1]
 
 
 def check_change(budget: Budget, baseline: float, current: float,

@@ -7,15 +7,17 @@ a later run can be judged against it without pickles or the old model.
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any, Mapping
 
 import numpy as np
 
-from mmgate.drift.aggregate import aggregate_all
-from mmgate.drift.budgets import Budget, BudgetCheck, check_change, check_divergence
+from mmgate.drift.aggregate import DEFAULT_AGGREGATE, aggregate_all
+from mmgate.drift.budgets import DEFAULT_BUDGETS, Budget, BudgetCheck, check_change, check_divergence
+from mmgate.drift.errors import BaselineError
 from mmgate.drift.embedding_drift import joint_pair_drift
 from mmgate.drift.profiles import compare_profiles, compute_dataset_profile
-from mmgate.errors import InputError
+from mmgate.errors import ConfigError, InputError
 from mmgate.panel.validate import unit_rows
 
 SAMPLE_ROWS = 256
@@ -23,10 +25,13 @@ SAMPLE_STREAM = 0x5A3
 MMD_PERMUTATIONS = 200
 _DECIMALS = 6
 # gate modality -> (profile modality, PairedSet field)
-PROFILED = {"image": ("vision", "images"), "text": ("text", "texts")}
+PROFILED: Mapping[str, tuple[str, str]] = MappingProxyType({"image": ("vision", "images"), "text": ("text", "texts")})
+# the panel metrics every profile holds: those the change budgets compare
+CHANGE_METRICS: tuple[str, ...] = tuple(b.metric for b in DEFAULT_BUDGETS if b.kind != "divergence")
 
 
-def _sample_rows(n: int, seed: int) -> np.ndarray:
+def sample_rows(n: int, seed: int) -> np.ndarray:
+    """The canary rows whose embeddings a profile keeps: a seeded sample of at most SAMPLE_ROWS."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, SAMPLE_STREAM]))
     return np.sort(rng.choice(n, size=min(SAMPLE_ROWS, n), replace=False))
 
@@ -68,7 +73,7 @@ def monitoring_profile(subject: Any, measured: Any, seed: int) -> dict[str, Any]
     """Everything a baseline keeps of one seed's run (see the module docstring)."""
     canary = subject.canary
     z_img, z_txt = measured.embeddings.z_img, measured.embeddings.z_txt
-    rows = _sample_rows(len(canary), seed)
+    rows = sample_rows(len(canary), seed)
     return {
         "seed": int(seed),
         "subject": {"name": subject.name, "identity": subject.identity()},
@@ -86,11 +91,41 @@ def monitoring_profile(subject: Any, measured: Any, seed: int) -> dict[str, Any]
     }
 
 
+def check_profile(profile: Mapping[str, Any], dimension: int) -> None:
+    """Raise InputError unless a stored profile holds what the comparisons read: every change metric,
+    usable input and output profiles, and the embedding sample its canary size and seed imply."""
+    missing = [metric for metric in CHANGE_METRICS if metric not in profile["metrics"]]
+    if missing:
+        raise InputError(f"metrics: missing {missing}")
+    stored = {f"inputs.{modality}": entry["profile"] for modality, entry in profile["inputs"].items()
+              if "profile" in entry}
+    for field, data in {**stored, "outputs": profile["outputs"]}.items():
+        try:
+            compare_profiles(data, data)
+        except InputError as exc:
+            raise InputError(f"{field}: {exc}") from exc
+    embeddings = profile["embeddings"]
+    expected = sample_rows(profile["canary"]["pairs"], profile["seed"]).tolist()
+    if embeddings["rows"] != expected:
+        raise InputError(f"embeddings.rows: not the {len(expected)} rows a canary of {profile['canary']['pairs']} "
+                         f"pairs samples at seed {profile['seed']}")
+    for modality in ("image", "text"):
+        shape = np.shape(embeddings[modality])
+        if shape != (len(expected), dimension):
+            raise InputError(f"embeddings.{modality}: expected shape ({len(expected)}, {dimension}), got {shape}")
+
+
+def _same_canary(baseline: Mapping[str, Any], current: Mapping[str, Any]) -> None:
+    """Item-wise comparisons need the run's canary to be the baseline's rows (their content may drift)."""
+    old, new = baseline["canary"], current["canary"]
+    if (old["name"], old["pairs"]) != (new["name"], new["pairs"]):
+        raise InputError(f"the run's canary ({new['name']!r}, {new['pairs']} pairs) is not the baseline's "
+                         f"({old['name']!r}, {old['pairs']} pairs), so its rows cannot be compared item by item")
+
+
 def _item_shift(baseline: Mapping[str, Any], current: Mapping[str, Any], modality: str) -> dict[str, Any]:
     """Per-item cosine distance between the baseline and current embeddings of the same canary rows."""
-    if baseline["embeddings"]["rows"] != current["embeddings"]["rows"]:
-        raise InputError("embedding shift needs the same canary rows in baseline and run; the canaries "
-                         f"differ in size ({baseline['canary']['pairs']} vs {current['canary']['pairs']} pairs)")
+    _same_canary(baseline, current)
     old = np.asarray(baseline["embeddings"][modality])
     new = np.asarray(current["embeddings"][modality])
     distances = 1.0 - np.clip(np.einsum("ij,ij->i", old, new), -1.0, 1.0)
@@ -98,23 +133,28 @@ def _item_shift(baseline: Mapping[str, Any], current: Mapping[str, Any], modalit
 
 
 def _input_drift(baseline: Mapping[str, Any], current: Mapping[str, Any], modality: str) -> dict[str, Any]:
+    """Profile comparison of one modality's inputs; profilable on one side only is itself a change
+    the baseline cannot vouch for (BaselineError), on neither side the budget does not apply."""
     old, new = baseline["inputs"][modality], current["inputs"][modality]
-    for side, entry in (("baseline", old), ("run", new)):
-        if "profile" not in entry:
-            raise InputError(f"the {side}'s {modality} inputs could not be profiled: {entry['unavailable']}")
+    if "profile" not in old and "profile" not in new:
+        raise InputError(f"the {modality} inputs cannot be profiled: {new['unavailable']}")
+    if "profile" not in old or "profile" not in new:
+        side, entry = ("baseline", old) if "profile" not in old else ("run", new)
+        raise BaselineError(f"the {side}'s {modality} inputs could not be profiled ({entry['unavailable']}) but "
+                            f"the other side's could: the baseline does not describe this data")
     return compare_profiles(old["profile"], new["profile"])
 
 
 def judge(budget: Budget, baseline: Mapping[str, Any], current: Mapping[str, Any], seed: int) -> tuple[BudgetCheck, dict]:
     """The budget judged on one seed's baseline and current profiles, with the comparison's details."""
     metric = budget.metric
-    if metric in baseline["metrics"]:
+    if metric in CHANGE_METRICS:
         old, new = baseline["metrics"][metric], current["metrics"][metric]
         ci = tuple(new["ci"]) if new["ci"] is not None else None
         return check_change(budget, old["value"], new["value"], ci), {"baseline": old, "current": new}
     if metric.startswith("embedding_shift_"):
         shift = _item_shift(baseline, current, metric.rsplit("_", 1)[1])
-        return check_divergence(budget, shift[budget.aggregate or "p95"]), {"per_item_distance": shift}
+        return check_divergence(budget, shift[budget.aggregate or DEFAULT_AGGREGATE]), {"per_item_distance": shift}
     if metric == "embedding_mmd_joint":
         old, new = baseline["embeddings"], current["embeddings"]
         drift = joint_pair_drift(np.asarray(old["image"]), np.asarray(old["text"]), np.asarray(new["image"]),
@@ -126,4 +166,4 @@ def judge(budget: Budget, baseline: Mapping[str, Any], current: Mapping[str, Any
     if metric == "output_drift":
         comparison = compare_profiles(baseline["outputs"], current["outputs"])
         return check_divergence(budget, comparison["drift_scores"]["class_jsd"]), {"comparison": comparison}
-    raise InputError(f"drift metric {metric!r} is not in the baseline profile")
+    raise ConfigError(f"drift metric {metric!r}: no comparison is defined for it")

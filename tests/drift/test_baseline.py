@@ -8,14 +8,19 @@ import json
 
 import pytest
 
-from mmgate.drift.baseline import BaselineError, baseline_report, load_baseline, write_baseline
-from tests.report_samples import CONTRACT_SHA, FACTS
+from mmgate.canonical import canonical_json
+from mmgate.hashing import sha256_text
 
-PROFILE = FACTS["drift_baseline"]["baseline"]["seeds"][0]
+from mmgate.drift.baseline import BaselineError, baseline_report, load_baseline, write_baseline
+from tests.drift.profiles_support import grid_profile
+from tests.report_samples import CONTRACT_SHA
+
+PROFILES = {seed: json.loads(json.dumps(grid_profile(seed=seed))) for seed in (0, 1)}
+PROFILE = PROFILES[0]
 
 
 def _written(tmp_path, seeds=(0, 1)):
-    profiles = {seed: {**copy.deepcopy(PROFILE), "seed": seed} for seed in seeds}
+    profiles = {seed: copy.deepcopy(PROFILES[seed]) for seed in seeds}
     report = baseline_report(profiles, run_id="mmgate-20260217T134016Z-19b2e27a",
                              created_utc="2026-02-17T13:40:16Z", contract_sha256=CONTRACT_SHA)
     path = tmp_path / "baseline.json"
@@ -27,7 +32,7 @@ def test_a_written_baseline_reads_back_with_its_profiles_and_hash(tmp_path):
     path, sha = _written(tmp_path)
     baseline = load_baseline(path)
     assert baseline.content_sha256 == sha and len(sha) == 64
-    assert (baseline.subject_name, baseline.dimension) == ("mmgate-reference", 2)
+    assert (baseline.subject_name, baseline.dimension) == ("grid", 16)
     assert baseline.profile(1)["seed"] == 1
     assert json.loads(path.read_text())["facts_provided"]["content_sha256"] == sha
 
@@ -41,6 +46,14 @@ def test_an_altered_number_is_caught_by_the_content_hash(tmp_path):
         load_baseline(path)
 
 
+def _rehashed(text: str, edit) -> str:
+    """A deliberate edit that also rewrites the content hash: only the content checks can catch it."""
+    report = json.loads(text)
+    edit(report["facts_provided"]["baseline"])
+    report["facts_provided"]["content_sha256"] = sha256_text(canonical_json(report["facts_provided"]["baseline"]))
+    return json.dumps(report)
+
+
 def _edited(text: str, edit) -> str:
     report = json.loads(text)
     edit(report["facts_provided"])
@@ -50,6 +63,8 @@ def _edited(text: str, edit) -> str:
 @pytest.mark.parametrize("damage, problem", [
     (lambda text: text[: len(text) // 2], "not valid JSON"),
     (lambda text: _edited(text, lambda f: f["baseline"].update(dimension="two")), "fails its schema"),
+    (lambda text: _rehashed(text, lambda b: b["seeds"][0]["metrics"].pop("symmetry_gap")), "metrics: missing"),
+    (lambda text: _rehashed(text, lambda b: b["seeds"].append(b["seeds"][0])), "recorded twice"),
     (lambda text: _edited(text, lambda f: f.update(report_kind="risk_log")), "fails its schema"),
     (lambda text: _edited(text, lambda f: f.update(report_kind="acceptance")), "fails its schema"),
 ])
@@ -67,11 +82,11 @@ def test_a_missing_file_is_refused(tmp_path):
 
 def test_another_subject_dimension_or_seed_is_refused(tmp_path):
     baseline = load_baseline(_written(tmp_path, seeds=(0,))[0])
-    baseline.check_subject("mmgate-reference", 2)
-    with pytest.raises(BaselineError, match="recorded for subject 'mmgate-reference', not 'clip'"):
-        baseline.check_subject("clip", 2)
-    with pytest.raises(BaselineError, match="embedding dimension 2.*dimension 512"):
-        baseline.check_subject("mmgate-reference", 512)
+    baseline.check_subject("grid", 16)
+    with pytest.raises(BaselineError, match="recorded for subject 'grid', not 'clip'"):
+        baseline.check_subject("clip", 16)
+    with pytest.raises(BaselineError, match="embedding dimension 16.*dimension 512"):
+        baseline.check_subject("grid", 512)
     with pytest.raises(BaselineError, match="no profile for seed 3"):
         baseline.profile(3)
 

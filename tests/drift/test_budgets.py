@@ -28,6 +28,7 @@ def test_movement_against_the_guarded_direction_is_free():
 
 def test_any_direction_guards_both_ways():
     budget = Budget("rank_divergence", "absolute", 0.05, "any")
+    assert check_change(budget, 0.2, 0.2).passed
     assert not check_change(budget, 0.1, 0.2).passed
     assert not check_change(budget, 0.2, 0.1).passed
 
@@ -47,6 +48,12 @@ def test_the_bound_basis_judges_the_adverse_end_of_the_interval():
     assert check_change(budget, 0.80, 0.79, ci=(0.70, 0.85)).statistic == pytest.approx(0.10)
     up = Budget("symmetry_gap", "absolute", 0.05, "increase", "bound")
     assert check_change(up, 0.02, 0.03, ci=(0.0, 0.09)).statistic == pytest.approx(0.07)
+
+
+def test_a_bound_budget_without_an_interval_is_an_error_not_a_silent_point():
+    budget = Budget("symmetry_gap", "absolute", 0.05, "increase", "bound")
+    with pytest.raises(ConfigError, match="no interval"):
+        check_change(budget, 0.02, 0.03)
 
 
 def test_a_divergence_budget_limits_the_statistic_itself():
@@ -75,12 +82,19 @@ def test_a_table_overrides_only_the_fields_it_names():
     budgets = {b.metric: b for b in budgets_from_table("c.toml", {"symmetry_gap": {"limit": 0.02}})}
     assert budgets["symmetry_gap"].limit == 0.02 and budgets["symmetry_gap"].direction == "increase"
     assert tuple(budgets) == METRICS
+    assert {"rankme_share_image", "norm_divergence", "embedding_mmd_joint"} <= set(METRICS)
 
 
 @pytest.mark.parametrize("table, problem", [
     ({"nonsense": {"limit": 1}}, "unknown metric"),
     ({"symmetry_gap": 0.1}, "expected a table"),
     ({"symmetry_gap": {"threshold": 0.1}}, "unknown field"),
+    ({"embedding_shift_image": {"kind": "absolute"}}, "measured as a divergence"),
+    ({"retrieval_top1_i2t": {"kind": "divergence", "direction": "increase"}}, "measured as a change"),
+    ({"mean_cosine_image": {"basis": "bound"}}, "bootstrap interval"),
+    ({"retrieval_top1_i2t": {"basis": "bound", "direction": "any"}}, "one direction"),
+    ({"output_drift": {"aggregate": "max"}}, "take an aggregate"),
+    ({"embedding_shift_text": {"aggregate": None}}, "need one"),
 ])
 def test_a_bad_table_is_named(table, problem):
     with pytest.raises(ConfigError, match=problem):

@@ -3,25 +3,19 @@ judged on a baseline against itself (no drift) and against a drifted canary."""
 
 from __future__ import annotations
 
+import copy
 import json
 
 import numpy as np
 import pytest
 
-from examples.grid_subject import GridEncoder, make_canary
-from mmgate.contract import Contract
+from examples.grid_subject import make_canary
 from mmgate.drift.budgets import DEFAULT_BUDGETS
-from mmgate.drift.monitor import SAMPLE_ROWS, judge, monitoring_profile
-from mmgate.embedding import embed_set
-from mmgate.encoders import PairedSet, Subject
+from mmgate.drift.errors import BaselineError
+from mmgate.drift.monitor import SAMPLE_ROWS, check_profile, judge
+from mmgate.encoders import PairedSet
 from mmgate.errors import InputError
-from mmgate.measurements import Measurements
-
-
-def _profile(canary: PairedSet, seed: int = 0) -> dict:
-    subject = Subject("grid", GridEncoder(), canary)
-    measured = Measurements(embed_set(subject.encoder, canary), canary, Contract(), seed)
-    return monitoring_profile(subject, measured, seed)
+from tests.drift.profiles_support import grid_profile as _profile
 
 
 @pytest.fixture(scope="module")
@@ -59,5 +53,33 @@ def test_brighter_deployed_images_exceed_the_image_budgets_only(baseline):
 def test_a_canary_of_another_size_has_no_per_item_shift(baseline):
     current = _profile(make_canary(n=128))
     shift = next(b for b in DEFAULT_BUDGETS if b.metric == "embedding_shift_image")
-    with pytest.raises(InputError, match="same canary rows"):
+    with pytest.raises(InputError, match="cannot be compared item by item"):
         judge(shift, baseline, current, seed=0)
+
+
+def _budget(metric):
+    return next(b for b in DEFAULT_BUDGETS if b.metric == metric)
+
+
+def test_inputs_profilable_on_one_side_only_are_a_baseline_problem(baseline):
+    current = copy.deepcopy(baseline)
+    current["inputs"]["image"] = {"unavailable": "images are paths"}
+    with pytest.raises(BaselineError, match="run's image inputs could not be profiled"):
+        judge(_budget("input_drift_image"), baseline, current, seed=0)
+    with pytest.raises(BaselineError, match="baseline's image inputs could not be profiled"):
+        judge(_budget("input_drift_image"), current, baseline, seed=0)
+    with pytest.raises(InputError, match="cannot be profiled"):
+        judge(_budget("input_drift_image"), current, current, seed=0)
+
+
+@pytest.mark.parametrize("damage, problem", [
+    (lambda p: p["metrics"].pop("symmetry_gap"), "metrics: missing"),
+    (lambda p: p["embeddings"].update(rows=p["embeddings"]["rows"][:2]), "embeddings.rows"),
+    (lambda p: p["embeddings"].update(image=[row[:3] for row in p["embeddings"]["image"]]), "embeddings.image"),
+    (lambda p: p.update(outputs={"modality": "output"}), "outputs: "),
+])
+def test_a_gutted_profile_is_refused(baseline, damage, problem):
+    profile = copy.deepcopy(baseline)
+    damage(profile)
+    with pytest.raises(InputError, match=problem):
+        check_profile(profile, 16)
