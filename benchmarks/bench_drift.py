@@ -28,6 +28,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from pairtiming import alternating_times  # noqa: E402  (benchmarks/ is the script's own directory)
+
 from mmgate.drift.embedding_drift import (
     centroid_shift,
     domain_classifier_auc,
@@ -42,16 +44,9 @@ PERMUTATIONS = 200
 
 
 def median_of_pair(first, second, repeats: int) -> tuple[float, float, object, object]:
-    """Median wall-clock time of ``repeats`` calls of each function, calls alternating so both see
-    the same machine load; also the last result of each."""
-    times: tuple[list[float], list[float]] = ([], [])
-    results = [None, None]
-    for _ in range(repeats):
-        for slot, fn in enumerate((first, second)):
-            start = time.perf_counter()
-            results[slot] = fn()
-            times[slot].append(time.perf_counter() - start)
-    return float(np.median(times[0])), float(np.median(times[1])), results[0], results[1]
+    """Median wall-clock time of ``repeats`` alternating calls of each function, and the last results."""
+    a, b, first_result, second_result = alternating_times(first, second, repeats)
+    return float(np.median(a)), float(np.median(b)), first_result, second_result
 
 
 def unit_samples(n: int, d: int, shift: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -21,12 +21,13 @@ import os
 import platform
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pairtiming import alternating_times  # noqa: E402  (benchmarks/ is the script's own directory)
 
 from mmgate.panel import retrieval_metrics  # noqa: E402
 
@@ -56,16 +57,9 @@ print(json.dumps({"base_kb": base, "peak_kb": peak, "hwm_kb": hwm, "seconds": se
 
 
 def best_of_pair(first, second, repeats: int = 3) -> tuple[float, float, object, object]:
-    """Smallest wall-clock time of ``repeats`` calls of each function, calls alternating so both
-    see the same machine load; also the last result of each."""
-    times: tuple[list[float], list[float]] = ([], [])
-    results = [None, None]
-    for _ in range(repeats):
-        for slot, fn in enumerate((first, second)):
-            start = time.perf_counter()
-            results[slot] = fn()
-            times[slot].append(time.perf_counter() - start)
-    return min(times[0]), min(times[1]), results[0], results[1]
+    """Smallest wall-clock time of ``repeats`` alternating calls of each function, and the last results."""
+    a, b, first_result, second_result = alternating_times(first, second, repeats)
+    return min(a), min(b), first_result, second_result
 
 
 def paired_data(n: int, d: int, noise: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
