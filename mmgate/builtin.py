@@ -46,7 +46,7 @@ class ReferenceTrainer:
 
     def __init__(self) -> None:
         self._worlds: dict[tuple[str, int], World] = {}
-        self._trained: dict[tuple[str, str, str, int], TrainResult] = {}
+        self._trained: dict[tuple[str, str, str, int, int], TrainResult] = {}
 
     def world(self, config: WorldConfig, seed: int) -> World:
         """The world of ``config`` at ``seed``, generated once per process."""
@@ -56,12 +56,19 @@ class ReferenceTrainer:
         return self._worlds[key]
 
     def train(self, config: WorldConfig, seed: int, aligner: AlignerConfig = DEFAULT_ALIGNER,
-              training: TrainConfig = DEFAULT_TRAINING) -> TrainResult:
-        """The reference aligner trained on that world, trained once per process."""
-        key = (config.sha256(), aligner.sha256(), training.sha256(), seed)
+              training: TrainConfig = DEFAULT_TRAINING, train_seed: int | None = None) -> TrainResult:
+        """The reference aligner trained on the world of ``config`` at ``seed`` (training seed
+        ``train_seed``, default ``seed``), trained once per process."""
+        train_seed = seed if train_seed is None else train_seed
+        key = (config.sha256(), aligner.sha256(), training.sha256(), seed, train_seed)
         if key not in self._trained:
-            self._trained[key] = train_reference(self.world(config, seed), aligner, training, seed)
+            self._trained[key] = train_reference(self.world(config, seed), aligner, training, train_seed)
         return self._trained[key]
+
+    def forget(self, seed: int) -> None:
+        """Drop the worlds and models of world seed ``seed`` (bounded memory over many seeds)."""
+        self._worlds = {k: v for k, v in self._worlds.items() if k[1] != seed}
+        self._trained = {k: v for k, v in self._trained.items() if k[3] != seed}
 
     def model(self, condition: Condition, seed: int) -> ReferenceAligner:
         """The condition's model at ``seed``, deployed on the condition's evaluation world with the

@@ -157,7 +157,7 @@ class RunContext:
     def diagnosis(self, seed: int) -> dict:
         """The drift classifier's diagnosis of this run's condition at ``seed`` (built-in subject)."""
         if self._diagnoser is None:
-            self._diagnoser = Diagnoser()
+            self._diagnoser = Diagnoser(trainer=self.trainer)
         return self._diagnoser.diagnose(self.condition, seed)
 
     def split_hygiene(self, seed: int) -> dict:

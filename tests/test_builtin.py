@@ -33,3 +33,16 @@ def test_a_split_set_carries_the_image_side_labels():
     world = ReferenceTrainer().world(condition("healthy").train_world, 2)
     val = split_set(world, "val")
     assert len(val) == len(world.val.index) and set(val.factors) == set(world.val.factors)
+
+
+def test_models_are_memoised_by_world_seed_and_training_seed_until_the_seed_is_forgotten():
+    trainer = ReferenceTrainer()
+    world = condition("healthy").train_world.replace(n_train=256, n_val=64, n_test=64)
+    training = condition("healthy").training.replace(steps=20, eval_every=10)
+    first = trainer.train(world, 0, training=training)
+    assert trainer.train(world, 0, training=training, train_seed=0) is first
+    other = trainer.train(world, 0, training=training, train_seed=1)
+    assert other.model.weights_sha256() != first.model.weights_sha256()
+    trainer.forget(0)
+    again = trainer.train(world, 0, training=training)
+    assert again is not first and again.model.weights_sha256() == first.model.weights_sha256()

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
+from mmgate.builtin import ReferenceTrainer
 from mmgate.conditions import Condition
 from mmgate.drift import timeline
 from mmgate.drift.classifier import BENIGN, RULES_SHA256, UNKNOWN
@@ -45,13 +46,14 @@ def episode_of(condition: Condition) -> Episode:
 
 
 class Diagnoser:
-    """Per-process memo for drift diagnoses: the timeline's lab (worlds, trained models), the healthy
-    baseline's spread over ``spread_seeds`` (measured once, on first use) and each seed's baseline
-    observation."""
+    """Per-process memo for drift diagnoses: the timeline's lab (worlds, trained models; over the
+    run's own ``trainer`` when given, so no model is trained twice), the healthy baseline's spread
+    over ``spread_seeds`` (measured once, on first use) and each seed's baseline observation."""
 
-    def __init__(self, spread_seeds: Sequence[int] = timeline.SPREAD_SEEDS) -> None:
+    def __init__(self, spread_seeds: Sequence[int] = timeline.SPREAD_SEEDS,
+                 trainer: ReferenceTrainer | None = None) -> None:
         self.spread_seeds = tuple(spread_seeds)
-        self._lab = timeline.Lab()
+        self._lab = timeline.Lab(trainer)
         self._spread: BaselineSpread | None = None
         self._baselines: dict[int, dict[str, float]] = {}
 

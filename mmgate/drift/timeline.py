@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from mmgate.atomic import write_bytes_atomic
-from mmgate.builtin import deployed
+from mmgate.builtin import ReferenceTrainer, deployed
 from mmgate.canonical import canonical_json_line
 from mmgate.drift.classifier import (
     BENIGN,
@@ -51,10 +51,10 @@ from mmgate.errors import ConfigError
 from mmgate.hashing import sha256_text
 from mmgate.panel import retrieval_metrics
 from mmgate.plots import render_curve_plot, render_heatmap
-from mmgate.reference import ReferenceAligner, train_reference
+from mmgate.reference import ReferenceAligner
 from mmgate.reports import report_bytes, strict_report
 from mmgate.schema_registry import load_schemas
-from mmgate.world import DEFAULT_WORLD, SplitData, World, WorldConfig, make_world
+from mmgate.world import DEFAULT_WORLD, SplitData, World, WorldConfig
 
 EVALUATION_SEEDS: tuple[int, ...] = (0, 1, 2, 3, 4)
 TUNING_SEEDS: tuple[int, ...] = (100, 101, 102, 103, 104)
@@ -75,34 +75,25 @@ TREND_PLOTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 
 
 class Lab:
-    """Worlds and trained models of one timeline run (or one diagnosing process), each built once;
-    the memo lives in the instance (no module-level state)."""
+    """The timeline's view of a ``ReferenceTrainer`` (worlds and trained models, each built once;
+    no module-level state): models by the ``Retrain`` an episode describes."""
 
-    def __init__(self) -> None:
-        self._worlds: dict[tuple[str, int], World] = {}
-        self._models: dict[tuple[str, str, str, int, int], ReferenceAligner] = {}
+    def __init__(self, trainer: ReferenceTrainer | None = None) -> None:
+        self.trainer = ReferenceTrainer() if trainer is None else trainer
 
     def world(self, config: WorldConfig, seed: int) -> World:
         """The world of ``config`` at ``seed``, generated once."""
-        key = (config.sha256(), seed)
-        if key not in self._worlds:
-            self._worlds[key] = make_world(config, seed)
-        return self._worlds[key]
+        return self.trainer.world(config, seed)
 
     def model(self, retrain: Retrain, seed: int) -> ReferenceAligner:
         """The aligner ``retrain`` describes, trained once on its world at ``seed`` (training seed
         ``seed + retrain.seed_offset``); ``Retrain()`` is the baseline model."""
-        key = (retrain.train_world.sha256(), retrain.aligner.sha256(), retrain.training.sha256(), seed,
-               retrain.seed_offset)
-        if key not in self._models:
-            self._models[key] = train_reference(self.world(retrain.train_world, seed), retrain.aligner,
-                                                retrain.training, seed + retrain.seed_offset).model
-        return self._models[key]
+        return self.trainer.train(retrain.train_world, seed, retrain.aligner, retrain.training,
+                                  seed + retrain.seed_offset).model
 
     def forget(self, seed: int) -> None:
         """Drop the seed's worlds and models once its episodes are done (bounded memory)."""
-        self._worlds = {k: v for k, v in self._worlds.items() if k[1] != seed}
-        self._models = {k: v for k, v in self._models.items() if k[3] != seed}
+        self.trainer.forget(seed)
 
 
 def _top1(model: ReferenceAligner, split: SplitData) -> float:
