@@ -30,10 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pairtiming import alternating_times  # noqa: E402  (benchmarks/ is the script's own directory)
 
-from mmgate.drift.embedding_drift import (
-    centroid_shift,
-    domain_classifier_auc,
-    ks_per_dimension,
+from mmgate.drift.domain_classifier import domain_classifier_auc
+from mmgate.drift.embedding_drift import centroid_shift, ks_per_dimension
+from mmgate.drift.mmd import (
     median_bandwidth,
     mmd2_statistics,
     mmd2_test,

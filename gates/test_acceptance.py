@@ -1,6 +1,6 @@
 """Acceptance gates: retrieval in both directions and the symmetry gap (chapter-3 AcceptCfg)."""
 
-from mmgate.plots import render_snapshot_plots
+from mmgate.audit.plots import render_snapshot_plots
 
 
 def test_retrieval_top1(gate, measured, direction):

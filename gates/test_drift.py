@@ -1,8 +1,8 @@
 """Deployment-drift gates of one run: the canary's inputs against the training inputs, and the
 declared scoring temperature against the one the canary's embeddings support."""
 
-from mmgate.encoders import declared_temperature
 from mmgate.errors import InputError
+from mmgate.subjects.subject import declared_temperature
 
 
 def test_temperature_calibration(gate, mmgate_context, subject, seed):

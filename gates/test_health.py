@@ -1,6 +1,6 @@
 """Health gates: every embedding finite and non-zero; embedding the canary twice is identical."""
 
-from mmgate.embedding import EncoderOutputError
+from mmgate.subjects.embedding import EncoderOutputError
 
 
 def test_numerical_health(gate, mmgate_context, subject, seed, modality):

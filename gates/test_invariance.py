@@ -4,8 +4,14 @@ changes cost at most a budget, and more image noise never helps beyond bootstrap
 
 from mmgate.panel import retrieval_ranks
 from mmgate.perturb import GaussianNoise, registry_for
-from mmgate.perturb.effects import (joint_permutation, noise_gains, perturbed_ranks,
-                                    permutation_report, recall_drop, role_swap_report)
+from mmgate.perturb.effects import (
+    joint_permutation,
+    noise_gains,
+    permutation_report,
+    perturbed_ranks,
+    recall_drop,
+    role_swap_report,
+)
 
 NOISE_LEVELS = (0.0, 0.05, 0.1, 0.2)
 

@@ -1,8 +1,8 @@
 """Robustness margins of the built-in subject: per knob, the largest intensity at which every
 acceptance gate still passes, with the degradation curves as evidence and as a plot."""
 
-from mmgate import margins
-from mmgate.plots import render_curve_plot
+from mmgate.audit.charts import render_curve_plot
+from mmgate.lab import margins
 
 BUILTIN_ONLY = ("needs a subject whose evaluation world can be regenerated with a knob turned (the "
                 "built-in reference aligner)")

@@ -1,7 +1,7 @@
 """Robustness and counterfactual gates of the built-in subject: noise asymmetry, training-pair
 corruption and a shared shortcut cue, each measured by regenerating the world with one knob turned."""
 
-from mmgate import robustness
+from mmgate.lab import robustness
 
 BUILTIN_ONLY = ("needs a subject whose world can be regenerated with a knob turned (the built-in "
                 "reference aligner); perturbation operators for user subjects are not available yet")

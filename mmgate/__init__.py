@@ -11,7 +11,8 @@ __all__ = ["DualEncoder", "PairedSet", "Subject", "__version__"]
 def __getattr__(name: str) -> Any:
     """Import the public API lazily, so loading the pytest plugin stays cheap without ``--mmgate``."""
     if name in ("DualEncoder", "PairedSet", "Subject"):
-        from mmgate import encoders
+        from mmgate.subjects import encoder, paired, subject
 
-        return getattr(encoders, name)
+        home = {"DualEncoder": encoder, "PairedSet": paired, "Subject": subject}[name]
+        return getattr(home, name)
     raise AttributeError(f"module 'mmgate' has no attribute {name!r}")

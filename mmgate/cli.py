@@ -9,9 +9,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mmgate import calibration
+from mmgate.audit.verify import verify_bundle
 from mmgate.errors import ConfigError
-from mmgate.verify import verify_bundle
+from mmgate.lab import calibration
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -101,10 +101,10 @@ def _configure_timeline(parser: argparse.ArgumentParser) -> None:
 
 def _run_timeline(args: argparse.Namespace) -> int:
     """Run the drift episode timeline and print the TIMELINE line last."""
-    from mmgate.drift import timeline
+    from mmgate.lab import timeline, timeline_report
 
     try:
-        return timeline.timeline_main(args.out, args.seeds or timeline.EVALUATION_SEEDS)
+        return timeline_report.timeline_main(args.out, args.seeds or timeline.EVALUATION_SEEDS)
     except ConfigError as exc:
         print(f"timeline: {exc}", file=sys.stderr)
         return EXIT_USAGE

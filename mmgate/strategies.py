@@ -18,10 +18,11 @@ from typing import Any, Callable, Mapping
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from mmgate.contract import Contract
-from mmgate.encoders import PairedSet, Subject
 from mmgate.errors import ConfigError, InputError, MmgateError
+from mmgate.gating.contract import Contract
 from mmgate.perturb import Chain, OperatorRegistry, registry_for
+from mmgate.subjects.paired import PairedSet
+from mmgate.subjects.subject import Subject
 from mmgate.world import FACTOR_TOKEN_BASE, FactorSpec, WorldConfig
 from mmgate.world.config import CONFOUNDERS, FACTOR_NAMES, PAIRING_MODES, SPLIT_NAMES
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mmgate.verify import verify_bundle
+from mmgate.audit.verify import verify_bundle
 
 DECISION_LINE = re.compile(r"^mmgate: decision=(APPROVE|REJECT|INCOMPLETE) bundle=(.+)$", re.M)
 

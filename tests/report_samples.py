@@ -6,11 +6,11 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from mmgate.bundle import Bundle, BundleWriter, safe_file_stem
-from mmgate.environment import environment_fingerprint
-from mmgate.redact import config_log_record
-from mmgate.reports import strict_report
-from mmgate.schema_registry import SchemaSet
+from mmgate.audit.bundle import Bundle, BundleWriter, safe_file_stem
+from mmgate.audit.environment import environment_fingerprint
+from mmgate.audit.redact import config_log_record
+from mmgate.records.reports import strict_report
+from mmgate.records.schema_registry import SchemaSet
 
 RUN_ID = "mmgate-20260217T134016Z-19b2e27a"
 CONTRACT_SHA = "a" * 64

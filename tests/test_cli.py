@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from mmgate.bundle import Bundle
+from mmgate.audit.bundle import Bundle
 from mmgate.cli import COMMANDS, EXIT_FAILED, EXIT_OK, EXIT_USAGE, Command, main
-from mmgate.hashing import sha256_bytes
+from mmgate.records.hashing import sha256_bytes
 from tests.report_samples import RUN_ID, build_bundle
 
 
@@ -107,10 +107,10 @@ def test_python_m_mmgate_verify_of_a_missing_path_exits_one_with_a_message(tmp_p
 
 
 def test_timeline_runs_the_given_seeds_and_returns_its_status(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from mmgate.drift import timeline
+    from mmgate.lab import timeline, timeline_report
 
     calls = []
-    monkeypatch.setattr(timeline, "timeline_main", lambda out, seeds: calls.append((out, seeds)) or 0)
+    monkeypatch.setattr(timeline_report, "timeline_main", lambda out, seeds: calls.append((out, seeds)) or 0)
     assert main(["timeline", "--out", str(tmp_path), "--seeds", "3,7"]) == 0
     assert main(["timeline", "--out", str(tmp_path)]) == 0
     assert calls == [(tmp_path, (3, 7)), (tmp_path, timeline.EVALUATION_SEEDS)]

@@ -8,13 +8,25 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from mmgate.contract import Contract
-from mmgate.encoders import PairedSet
 from mmgate.errors import ConfigError, InputError
+from mmgate.gating.contract import Contract
 from mmgate.perturb import Chain
-from mmgate.strategies import (FACTOR_RANGES, KNOB_RANGES, PROFILE_CI, PROFILE_STRESS, SIZE_RANGES,
-                               DriftEpisode, DriftStep, applicable_budgets, drift_episodes,
-                               perturbations, register_profiles, stress_search, worlds)
+from mmgate.strategies import (
+    FACTOR_RANGES,
+    KNOB_RANGES,
+    PROFILE_CI,
+    PROFILE_STRESS,
+    SIZE_RANGES,
+    DriftEpisode,
+    DriftStep,
+    applicable_budgets,
+    drift_episodes,
+    perturbations,
+    register_profiles,
+    stress_search,
+    worlds,
+)
+from mmgate.subjects.paired import PairedSet
 from mmgate.world import WorldConfig, make_world
 
 IMAGE_SET = PairedSet(np.random.default_rng(0).random((12, 8, 8)), [f"item {i}" for i in range(12)])

@@ -10,12 +10,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mmgate.canonical import canonical_json, parse_json_strict
 from mmgate.drift.errors import BaselineError
 from mmgate.drift.monitor import check_profile
 from mmgate.errors import InputError
-from mmgate.hashing import sha256_text
-from mmgate.reports import ReportSchemaError, strict_report, validate_report, write_report
+from mmgate.records.canonical import canonical_json, parse_json_strict
+from mmgate.records.hashing import sha256_text
+from mmgate.records.reports import (
+    ReportSchemaError,
+    strict_report,
+    validate_report,
+    write_report,
+)
 
 BASELINE_KIND = "drift_baseline"
 

@@ -30,10 +30,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mmgate.canonical import canonical_json_line
 from mmgate.drift.features import FEATURE_NAMES, FeatureVector
 from mmgate.drift.profiles import DEFAULT_THRESHOLDS
 from mmgate.errors import ConfigError, InputError
+from mmgate.records.canonical import canonical_json_line
 
 BENIGN = "benign"
 UNKNOWN = "unknown"

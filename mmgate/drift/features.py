@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from mmgate.drift.embedding_drift import centroid_shift, domain_classifier_auc
+from mmgate.drift.domain_classifier import domain_classifier_auc
+from mmgate.drift.embedding_drift import centroid_shift
 from mmgate.drift.profiles import compare_profiles, compute_dataset_profile
 from mmgate.errors import InputError
 from mmgate.panel import (

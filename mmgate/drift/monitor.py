@@ -13,9 +13,15 @@ from typing import Any, Mapping
 import numpy as np
 
 from mmgate.drift.aggregate import DEFAULT_AGGREGATE, aggregate_all
-from mmgate.drift.budgets import DEFAULT_BUDGETS, Budget, BudgetCheck, check_change, check_divergence
-from mmgate.drift.errors import BaselineError
+from mmgate.drift.budgets import (
+    DEFAULT_BUDGETS,
+    Budget,
+    BudgetCheck,
+    check_change,
+    check_divergence,
+)
 from mmgate.drift.embedding_drift import joint_pair_drift
+from mmgate.drift.errors import BaselineError
 from mmgate.drift.profiles import compare_profiles, compute_dataset_profile
 from mmgate.errors import ConfigError, InputError
 from mmgate.panel.validate import unit_rows

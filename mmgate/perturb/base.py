@@ -11,8 +11,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from mmgate.encoders import PairedSet
 from mmgate.errors import ConfigError, InputError
+from mmgate.subjects.paired import PairedSet
 
 
 def _json_value(value: Any) -> Any:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mmgate.encoders import PairedSet
 from mmgate.errors import ConfigError
+from mmgate.subjects.paired import PairedSet
 
 
 @dataclass(frozen=True)

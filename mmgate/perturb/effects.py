@@ -8,9 +8,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from mmgate.embedding import Embeddings
-from mmgate.encoders import PairedSet
 from mmgate.panel import RetrievalRanks, bootstrap_ci, retrieval_ranks
+from mmgate.subjects.embedding import Embeddings
+from mmgate.subjects.paired import PairedSet
 
 Embed = Callable[[PairedSet, str], Embeddings]
 DIRECTIONS = ("image_to_text", "text_to_image")

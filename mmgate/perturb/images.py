@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mmgate.encoders import PairedSet
 from mmgate.errors import ConfigError
 from mmgate.perturb.base import Operator, replaced
 from mmgate.perturb.data import as_float, finished, image_reason, value_range
+from mmgate.subjects.paired import PairedSet
 
 CORNERS = ("top_left", "top_right", "bottom_left", "bottom_right")
 BLUR_KINDS = ("gaussian", "box")

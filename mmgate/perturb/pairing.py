@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mmgate.encoders import PairedSet, rows_of
 from mmgate.errors import ConfigError
 from mmgate.perturb.base import Operator, replaced
+from mmgate.subjects.paired import PairedSet, rows_of
 from mmgate.world import corrupt_pairing
 
 

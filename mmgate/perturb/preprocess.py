@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mmgate.encoders import PairedSet
 from mmgate.errors import ConfigError
 from mmgate.perturb.base import Operator, replaced
 from mmgate.perturb.data import as_float, finished, numeric_reason, value_range
+from mmgate.subjects.paired import PairedSet
 
 MODALITIES = {"image": "images", "text": "texts"}
 

@@ -12,12 +12,25 @@ from typing import Any, Callable, Mapping
 
 from mmgate.errors import ConfigError
 from mmgate.perturb.chain import Chain
-from mmgate.perturb.images import (Blur, Brightness, ChannelShift, Contrast, Crop, GaussianNoise,
-                                   Translate, Watermark)
+from mmgate.perturb.images import (
+    Blur,
+    Brightness,
+    ChannelShift,
+    Contrast,
+    Crop,
+    GaussianNoise,
+    Translate,
+    Watermark,
+)
 from mmgate.perturb.pairing import BlockShuffle, OffsetPairs, SwapPairs
 from mmgate.perturb.preprocess import PreprocessScale, PreprocessShift
-from mmgate.perturb.texts import (MarkerToken, TemplatePrefix, TokenDropout, TokenShuffle,
-                                  TokenSubstitution)
+from mmgate.perturb.texts import (
+    MarkerToken,
+    TemplatePrefix,
+    TokenDropout,
+    TokenShuffle,
+    TokenSubstitution,
+)
 
 Factory = Callable[..., Any]
 

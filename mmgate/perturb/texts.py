@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from mmgate.encoders import PairedSet
 from mmgate.errors import ConfigError
 from mmgate.perturb.base import Operator, replaced
 from mmgate.perturb.data import same_container, text_kind, text_reason
+from mmgate.subjects.paired import PairedSet
 
 DEFAULT_PREFIX = ("a", "photo", "of")
 DEFAULT_MARKER = "[ID]"

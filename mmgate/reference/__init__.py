@@ -1,7 +1,11 @@
 """Reference aligner: two 2-layer MLP towers trained with symmetric InfoNCE (analytic gradients),
 with dominance/collapse controls that act, a best-by-validation trainer, and audit checks."""
 
-from mmgate.reference.checkpoint import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
+from mmgate.reference.checkpoint import (
+    CHECKPOINT_FORMAT,
+    load_checkpoint,
+    save_checkpoint,
+)
 from mmgate.reference.config import (
     DEFAULT_ALIGNER,
     DEFAULT_TRAINING,
@@ -9,7 +13,11 @@ from mmgate.reference.config import (
     AlignerConfig,
     TrainConfig,
 )
-from mmgate.reference.determinism import TINY_TRAINING, DeterminismError, determinism_self_check
+from mmgate.reference.determinism import (
+    TINY_TRAINING,
+    DeterminismError,
+    determinism_self_check,
+)
 from mmgate.reference.evaluation import embed_split, split_snapshot
 from mmgate.reference.gradcheck import (
     GradCheckReport,
@@ -18,8 +26,19 @@ from mmgate.reference.gradcheck import (
     finite_difference_check,
 )
 from mmgate.reference.gradients import BatchGradients, loss_and_gradients
-from mmgate.reference.mlp import MLP, init_mlp, mlp_backward, mlp_forward, mlp_from_arrays
-from mmgate.reference.model import MODEL_NAME, MODEL_VERSION, ReferenceAligner, aligner_from_arrays
+from mmgate.reference.mlp import (
+    MLP,
+    init_mlp,
+    mlp_backward,
+    mlp_forward,
+    mlp_from_arrays,
+)
+from mmgate.reference.model import (
+    MODEL_NAME,
+    MODEL_VERSION,
+    ReferenceAligner,
+    aligner_from_arrays,
+)
 from mmgate.reference.objective import (
     InfoNCEResult,
     l2_normalize,

@@ -8,8 +8,8 @@ import os
 
 import numpy as np
 
-from mmgate.canonical import canonical_json_line
 from mmgate.errors import ConfigError, InputError
+from mmgate.records.canonical import canonical_json_line
 from mmgate.reference.model import MODEL_KEYS, aligner_from_arrays
 from mmgate.reference.npz import read_npz, scalar_str, write_npz_atomic
 from mmgate.reference.trainer import TrainResult

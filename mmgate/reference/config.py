@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from mmgate.canonical import canonical_json_line
 from mmgate.errors import ConfigError
+from mmgate.records.canonical import canonical_json_line
 
 OPTIMIZERS: tuple[str, ...] = ("adamw", "sgd")
 

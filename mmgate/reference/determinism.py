@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 
-from mmgate.canonical import canonical_json_line
 from mmgate.errors import MmgateError
+from mmgate.records.canonical import canonical_json_line
 from mmgate.reference.config import DEFAULT_ALIGNER, AlignerConfig, TrainConfig
 from mmgate.reference.trainer import TrainResult, train_reference
 from mmgate.world import World

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from mmgate.panel import coordinate_variance, effective_rank, mean_cosine, retrieval_metrics
+from mmgate.panel import (
+    coordinate_variance,
+    effective_rank,
+    mean_cosine,
+    retrieval_metrics,
+)
 from mmgate.reference.model import ReferenceAligner
 from mmgate.reference.objective import l2_normalize, symmetric_infonce
 from mmgate.world import SplitData

@@ -7,7 +7,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from mmgate.reference.mlp import MLP, MLPCache, mlp_backward, mlp_forward
-from mmgate.reference.objective import l2_normalize, l2_normalize_backward, symmetric_infonce
+from mmgate.reference.objective import (
+    l2_normalize,
+    l2_normalize_backward,
+    symmetric_infonce,
+)
 
 DECAYED_PARAMS: tuple[str, ...] = ("w1", "w2")
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mmgate.canonical import canonical_json_line
 from mmgate.errors import InputError
+from mmgate.records.canonical import canonical_json_line
 from mmgate.reference.gradients import loss_and_gradients
 from mmgate.reference.mlp import MLP, PARAM_NAMES, mlp_forward, mlp_from_arrays
 from mmgate.reference.npz import arrays_sha256, read_npz, scalar_str, write_npz_atomic

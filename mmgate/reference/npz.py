@@ -10,8 +10,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from mmgate.atomic import write_bytes_atomic
 from mmgate.errors import InputError
+from mmgate.records.atomic import write_bytes_atomic
 
 
 def arrays_sha256(arrays: Mapping[str, np.ndarray]) -> str:
@@ -25,7 +25,7 @@ def arrays_sha256(arrays: Mapping[str, np.ndarray]) -> str:
 
 
 def write_npz_atomic(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray]) -> None:
-    """Write `arrays` as an uncompressed .npz atomically (mmgate.atomic: temp file + os.replace)."""
+    """Write `arrays` as an uncompressed .npz atomically (mmgate.records.atomic: temp file + os.replace)."""
     for name, a in arrays.items():
         if np.asarray(a).dtype.hasobject:
             raise InputError(f"arrays[{name!r}]: object arrays would need pickle; "

@@ -9,9 +9,14 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from mmgate.canonical import canonical_json_line
 from mmgate.errors import ConfigError
-from mmgate.reference.config import DEFAULT_ALIGNER, DEFAULT_TRAINING, AlignerConfig, TrainConfig
+from mmgate.records.canonical import canonical_json_line
+from mmgate.reference.config import (
+    DEFAULT_ALIGNER,
+    DEFAULT_TRAINING,
+    AlignerConfig,
+    TrainConfig,
+)
 from mmgate.reference.evaluation import split_snapshot
 from mmgate.reference.gradients import DECAYED_PARAMS, loss_and_gradients
 from mmgate.reference.mlp import MLP, init_mlp, mlp_from_arrays

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from mmgate.canonical import canonical_json_line
 from mmgate.errors import ConfigError
+from mmgate.records.canonical import canonical_json_line
 from mmgate.world.checks import require_choice, require_int, require_number
 from mmgate.world.layout import FACTOR_TOKEN_BASE
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from examples.grid_subject import GridEncoder, make_canary
-from mmgate.contract import Contract
 from mmgate.drift.monitor import monitoring_profile
-from mmgate.embedding import embed_set
-from mmgate.encoders import PairedSet, Subject
-from mmgate.measurements import Measurements
+from mmgate.gating.contract import Contract
+from mmgate.gating.measurements import Measurements
+from mmgate.subjects.embedding import embed_set
+from mmgate.subjects.paired import PairedSet
+from mmgate.subjects.subject import Subject
 
 
 def grid_profile(canary: PairedSet | None = None, seed: int = 0, name: str = "grid") -> dict:

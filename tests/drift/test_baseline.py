@@ -8,10 +8,14 @@ import json
 
 import pytest
 
-from mmgate.canonical import canonical_json
-from mmgate.hashing import sha256_text
-
-from mmgate.drift.baseline import BaselineError, baseline_report, load_baseline, write_baseline
+from mmgate.drift.baseline import (
+    BaselineError,
+    baseline_report,
+    load_baseline,
+    write_baseline,
+)
+from mmgate.records.canonical import canonical_json
+from mmgate.records.hashing import sha256_text
 from tests.drift.profiles_support import grid_profile
 from tests.report_samples import CONTRACT_SHA
 

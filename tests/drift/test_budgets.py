@@ -7,10 +7,16 @@ import math
 
 import pytest
 
-from mmgate.contract import Contract, ContractError
-from mmgate.drift.budgets import (DEFAULT_BUDGETS, METRICS, Budget, budgets_from_table, check_change,
-                                  check_divergence)
+from mmgate.drift.budgets import (
+    DEFAULT_BUDGETS,
+    METRICS,
+    Budget,
+    budgets_from_table,
+    check_change,
+    check_divergence,
+)
 from mmgate.errors import ConfigError
+from mmgate.gating.contract import Contract, ContractError
 
 
 def test_an_absolute_decrease_within_the_limit_passes_and_beyond_it_fails():

@@ -5,20 +5,24 @@ import json
 import numpy as np
 import pytest
 
-from mmgate.drift.embedding_drift import (
+from mmgate.drift.domain_classifier import (
     average_ranks,
+    domain_classifier_auc,
+    rank_auc,
+)
+from mmgate.drift.embedding_drift import (
     benjamini_hochberg,
     centroid_shift,
-    domain_classifier_auc,
     embedding_drift,
     joint_pair_drift,
     kolmogorov_sf,
     ks_per_dimension,
+)
+from mmgate.drift.mmd import (
     median_bandwidth,
     mmd2_statistics,
     mmd2_test,
     permutation_splits,
-    rank_auc,
 )
 from mmgate.errors import ConfigError, InputError
 

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from mmgate.canonical import canonical_json
 from mmgate.drift.classifier import CLASSES
 from mmgate.drift.episodes import EPISODES, Episode, Retrain, episode
 from mmgate.errors import ConfigError
+from mmgate.records.canonical import canonical_json
 from mmgate.world import DEFAULT_WORLD
 
 REQUIRED = ("image_noise_ramp", "text_token_corruption", "scoring_temperature", "confounder_introduction",

@@ -13,8 +13,8 @@ from examples.grid_subject import make_canary
 from mmgate.drift.budgets import DEFAULT_BUDGETS
 from mmgate.drift.errors import BaselineError
 from mmgate.drift.monitor import SAMPLE_ROWS, check_profile, judge
-from mmgate.encoders import PairedSet
 from mmgate.errors import InputError
+from mmgate.subjects.paired import PairedSet
 from tests.drift.profiles_support import grid_profile as _profile
 
 

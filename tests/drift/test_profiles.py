@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mmgate.atomic import write_text_atomic
 from mmgate.drift.divergence import js_divergence
 from mmgate.drift.profiles import (
     DEFAULT_THRESHOLDS,
@@ -21,6 +20,7 @@ from mmgate.drift.profiles import (
     mean_shift_score,
 )
 from mmgate.errors import ConfigError, InputError
+from mmgate.records.atomic import write_text_atomic
 
 STOP_WORDS = ["the", "a", "is", "of", "and", "to", "in", "it", "that", "was"]
 COVID_WORDS = ["COVID", "pandemic", "vaccine", "lockdown", "mask", "virus", "cases", "the", "a", "is"]

@@ -9,10 +9,18 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from mmgate.encoders import PairedSet, Subject, SubjectError
 from mmgate.errors import ConfigError, InputError
-from mmgate.perturb import (Brightness, Chain, GaussianNoise, OperatorRegistry, TemperatureScale,
-                            TemplatePrefix, registry_for)
+from mmgate.perturb import (
+    Brightness,
+    Chain,
+    GaussianNoise,
+    OperatorRegistry,
+    TemperatureScale,
+    TemplatePrefix,
+    registry_for,
+)
+from mmgate.subjects.paired import PairedSet
+from mmgate.subjects.subject import Subject, SubjectError
 
 
 def data() -> PairedSet:

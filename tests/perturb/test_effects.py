@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from mmgate.embedding import Embeddings
-from mmgate.encoders import PairedSet
 from mmgate.panel import retrieval_ranks
 from mmgate.perturb import Brightness
-from mmgate.perturb.effects import (joint_permutation, noise_gains, perturbation_key,
-                                    perturbed_ranks, permutation_report, recall_drop,
-                                    role_swap_report)
+from mmgate.perturb.effects import (
+    joint_permutation,
+    noise_gains,
+    permutation_report,
+    perturbation_key,
+    perturbed_ranks,
+    recall_drop,
+    role_swap_report,
+)
+from mmgate.subjects.embedding import Embeddings
+from mmgate.subjects.paired import PairedSet
 
 RNG = np.random.default_rng(0)
 Z_IMG = RNG.standard_normal((40, 8))

@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mmgate.encoders import PairedSet
 from mmgate.errors import ConfigError, InputError
 from mmgate.perturb import BUILTIN_OPERATORS, make_operator
+from mmgate.subjects.paired import PairedSet
 
 N = 24
 IMAGE_OPS = ("gaussian_noise", "brightness", "contrast", "blur", "watermark", "crop", "translate")

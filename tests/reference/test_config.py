@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 
 from mmgate.errors import ConfigError
-from mmgate.reference import DEFAULT_ALIGNER, DEFAULT_TRAINING, AlignerConfig, TrainConfig
+from mmgate.reference import (
+    DEFAULT_ALIGNER,
+    DEFAULT_TRAINING,
+    AlignerConfig,
+    TrainConfig,
+)
 
 
 def test_defaults_are_the_documented_healthy_settings():

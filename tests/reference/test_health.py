@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from mmgate.builtin import ReferenceTrainer
-from mmgate.contract import Contract
-from mmgate.embedding import embed_set
-from mmgate.measurements import Measurements
+from mmgate.gating.contract import Contract
+from mmgate.gating.measurements import Measurements
+from mmgate.lab.builtin import ReferenceTrainer
+from mmgate.subjects.embedding import embed_set
 
 CONTRACT = Contract()
 

@@ -9,7 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mmgate.reference import l2_normalize, l2_normalize_backward, logsumexp, symmetric_infonce
+from mmgate.reference import (
+    l2_normalize,
+    l2_normalize_backward,
+    logsumexp,
+    symmetric_infonce,
+)
 
 
 def slow_symmetric_infonce(logits: np.ndarray, w_i2t: float = 1.0, w_t2i: float = 1.0) -> float:

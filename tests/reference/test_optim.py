@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mmgate.reference import adam_init, adamw_update, clip_by_norm, global_norm, sgd_update
+from mmgate.reference import (
+    adam_init,
+    adamw_update,
+    clip_by_norm,
+    global_norm,
+    sgd_update,
+)
 
 
 def _params():

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from mmgate.reports import ReportSchemaError, validate_record, validate_report
-from mmgate.schema_registry import SchemaSet, load_schemas
+from mmgate.records.reports import ReportSchemaError, validate_record, validate_report
+from mmgate.records.schema_registry import SchemaSet, load_schemas
 from tests.report_samples import FACTS, sample_report
 
 KINDS = sorted(FACTS)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from mmgate.resources import schemas_dir
-from mmgate.schema_registry import ENVELOPE, schema_id
+from mmgate.records.resources import schemas_dir
+from mmgate.records.schema_registry import ENVELOPE, schema_id
 
 SCHEMA_FILES = sorted(schemas_dir().glob("*.json"))
 REPORT_KINDS = ("acceptance", "gate_evidence", "hash_ledger", "release_decision", "risk_log", "run_manifest")

@@ -7,7 +7,13 @@ import json
 import pytest
 
 from mmgate.errors import ConfigError
-from mmgate.world import CHAPTER3_HARD, DEFAULT_WORLD, NAMED_WORLDS, FactorSpec, WorldConfig
+from mmgate.world import (
+    CHAPTER3_HARD,
+    DEFAULT_WORLD,
+    NAMED_WORLDS,
+    FactorSpec,
+    WorldConfig,
+)
 
 BAD_VALUES = [
     ("n_train", 1), ("n_train", 2.0), ("n_val", 0), ("n_test", -3), ("n_test", True),

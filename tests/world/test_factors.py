@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from mmgate.errors import InputError
-from mmgate.world import DEFAULT_WORLD, FactorSpec, orientation_probabilities, sample_factors
+from mmgate.world import (
+    DEFAULT_WORLD,
+    FactorSpec,
+    orientation_probabilities,
+    sample_factors,
+)
 from mmgate.world.factors import check_factors
 
 N = 20000

@@ -6,8 +6,14 @@ import numpy as np
 import pytest
 
 from mmgate.errors import InputError
-from mmgate.world import DEFAULT_WORLD, Splits, check_split_hygiene, factor_tuples, sample_factors
-from mmgate.world import split_indices
+from mmgate.world import (
+    DEFAULT_WORLD,
+    Splits,
+    check_split_hygiene,
+    factor_tuples,
+    sample_factors,
+    split_indices,
+)
 
 
 def test_splits_are_sized_disjoint_and_cover_the_pool():

@@ -1,0 +1,227 @@
+"""Release contract: the pre-specified, validated, hashed thresholds every gate compares against.
+The default thresholds are the field defaults of ``Contract`` below."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from mmgate.drift.budgets import DEFAULT_BUDGETS, Budget
+from mmgate.gating.catalogue import KNOBS
+from mmgate.gating.contract_checks import (
+    ContractError,
+    checked_benign,
+    checked_bounds,
+    checked_budgets,
+    checked_drift_budgets,
+    checked_float,
+    checked_gate,
+    checked_ks,
+    checked_required,
+    checked_resamples,
+    checked_sha256,
+)
+from mmgate.gating.thresholds import (
+    CONDITIONAL_GATES,
+    CONTRACT_EXTENSIONS,
+    DEFAULT_BENIGN,
+    DEFAULT_REQUIRED,
+    DEFAULT_STRESS_BUDGETS,
+    FLOAT_RANGES,
+    GATE_NAMES,
+    GATE_THRESHOLDS,
+)
+from mmgate.records import tomlcompat
+from mmgate.records.canonical import parse_json_strict
+
+__all__ = ["CONDITIONAL_GATES", "DEFAULT_REQUIRED", "GATE_NAMES", "GATE_THRESHOLDS", "Contract",
+           "ContractError", "load_contract"]
+
+
+@dataclass(frozen=True)
+class Contract:
+    """Thresholds declared before a run; validated on construction, hashed into the decision.
+
+    ``bounds`` says which statistic a gate compares (point estimate or a confidence bound);
+    ``required`` lists the gates whose absence makes the decision non-APPROVE (given as a table of
+    gate name to true/false, it adjusts the default list). ``benign_perturbations`` lists the
+    operators (``{name, intensity, seed, ...params}``) that must cost at most ``max_benign_drop``
+    of recall@1; ``stress_budgets`` maps an operator to the largest intensity the stress property
+    draws, whose chains must cost at most ``max_stress_drop``. ``drift_budgets`` maps a drift metric
+    to the fields of its budget (``mmgate.drift.budgets``) that differ from the defaults;
+    ``baseline_sha256`` pins the content hash of the only baseline a run may be compared against
+    (the baseline's own hash catches accidental damage; this one, fixed before the run, catches a
+    deliberately re-hashed edit). ``source`` records where the contract
+    came from and is not part of its identity or hash.
+    """
+
+    min_retrieval_top1: float = 0.55
+    min_retrieval_top5: float = 0.85
+    max_symmetry_gap: float = 0.10
+    max_mean_cosine: float = 0.22
+    min_variance_floor: float = 2e-3
+    min_effective_rank: float = 12.0
+    min_rankme_share: float = 0.48
+    max_suspect_pairs: float = 0.05
+    max_temperature_log_ratio: float = round(math.log(3.0), 6)
+    max_input_drift: float = 0.2
+    min_mi_excess: float = 0.05
+    min_cca: float = 0.35
+    max_noise_slope: float = 0.18
+    max_corruption_slope: float = 0.65
+    max_counterfactual_drop: float = 0.20
+    max_hubness_concentration: float = 0.25
+    max_rank_divergence: float = 0.10
+    max_norm_divergence: float = 0.5
+    max_leakage_correlation: float = 0.35
+    max_benign_drop: float = 0.05
+    max_stress_drop: float = 0.10
+    min_margin_image_noise: float = 1.0
+    min_margin_text_noise: float = 0.02
+    min_margin_pair_corruption: float = 0.05
+    min_margin_temperature_scale: float = 4.0
+    min_margin_confounder_strength: float = 16.0
+    min_margin_preprocessing_scale: float = 0.7
+    benign_perturbations: tuple = DEFAULT_BENIGN
+    stress_budgets: tuple = DEFAULT_STRESS_BUDGETS
+    drift_budgets: tuple = DEFAULT_BUDGETS
+    baseline_sha256: str | None = None
+    bootstrap_resamples: int = 1000
+    bootstrap_alpha: float = 0.05
+    retrieval_ks: tuple[int, ...] = (1, 5)
+    bounds: tuple[tuple[str, str], ...] = ()
+    required: tuple[str, ...] = DEFAULT_REQUIRED
+    source: str = field(default="defaults", compare=False)
+
+    def __post_init__(self) -> None:
+        src = self.source
+        if not isinstance(src, str) or not src:
+            raise ContractError(f"Contract.source: expected a non-empty string, got {src!r}")
+        checked: dict[str, Any] = {
+            name: checked_float(src, name, getattr(self, name)) for name in FLOAT_RANGES
+        }
+        checked["bootstrap_resamples"] = checked_resamples(src, self.bootstrap_resamples)
+        checked["retrieval_ks"] = checked_ks(src, self.retrieval_ks)
+        checked["bounds"] = checked_bounds(src, self.bounds)
+        checked["required"] = checked_required(src, self.required)
+        checked["benign_perturbations"] = checked_benign(src, self.benign_perturbations)
+        checked["stress_budgets"] = checked_budgets(src, self.stress_budgets)
+        checked["drift_budgets"] = checked_drift_budgets(src, self.drift_budgets)
+        checked["baseline_sha256"] = checked_sha256(src, "baseline_sha256", self.baseline_sha256)
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], source: str = "mapping") -> Contract:
+        """Defaults overridden by ``data``, flat or as ``{"mmgate": {"contract": ...}}``."""
+        table = _unwrapped(source, data)
+        known = {f.name for f in dataclasses.fields(cls)} - {"source"}
+        unknown = sorted(str(key) for key in table if key not in known)
+        if unknown:
+            raise ContractError(f"{source}: unknown contract key(s) {unknown}; expected a subset "
+                                f"of {sorted(known)}")
+        return cls(**dict(table), source=source)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready thresholds (no ``source``); ``from_mapping`` of it gives an equal contract."""
+        out: dict[str, Any] = {
+            f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "source"
+        }
+        out["retrieval_ks"] = list(self.retrieval_ks)
+        out["bounds"] = dict(self.bounds)
+        out["required"] = list(self.required)
+        out["benign_perturbations"] = [
+            {key: list(value) if isinstance(value, tuple) else value for key, value in spec}
+            for spec in self.benign_perturbations]
+        out["stress_budgets"] = dict(self.stress_budgets)
+        out["drift_budgets"] = {budget.metric: {key: value for key, value in budget.to_dict().items()
+                                                if key != "metric"} for budget in self.drift_budgets}
+        return out
+
+    def canonical_json(self) -> str:
+        """Key-sorted, whitespace-free JSON of ``to_dict``: the text the hash is taken over."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+    def sha256(self) -> str:
+        """Hex sha256 of the canonical JSON; any threshold change changes it."""
+        return hashlib.sha256(self.canonical_json().encode("utf-8")).hexdigest()
+
+    def basis(self, gate: str) -> str:
+        """Which statistic ``gate`` compares: "point" unless ``bounds`` says otherwise."""
+        checked_gate(self.source, "gate", gate, GATE_NAMES)
+        return dict(self.bounds).get(gate, "point")
+
+    def is_required(self, gate: str) -> bool:
+        """Whether a missing or errored ``gate`` blocks approval."""
+        checked_gate(self.source, "gate", gate, GATE_NAMES)
+        return gate in self.required
+
+    def budget(self, metric: str) -> Budget:
+        """The drift budget of ``metric`` (see ``mmgate.drift.budgets``)."""
+        for budget in self.drift_budgets:
+            if budget.metric == metric:
+                return budget
+        raise ContractError(f"{self.source}: drift metric: expected one of "
+                            f"{[b.metric for b in self.drift_budgets]}, got {metric!r}")
+
+    def min_margin(self, knob: str) -> float:
+        """The smallest robustness margin (largest intensity at which every acceptance gate still
+        passes) the contract accepts for ``knob``."""
+        if knob not in KNOBS:
+            raise ContractError(f"{self.source}: knob: expected one of {list(KNOBS)}, got {knob!r}")
+        return getattr(self, f"min_margin_{knob}")
+
+    def benign(self) -> list[dict[str, Any]]:
+        """The declared benign perturbations as operator JSON (``{name, intensity, seed, ...}``)."""
+        return self.to_dict()["benign_perturbations"]
+
+    def threshold(self, gate: str) -> dict[str, Any] | None:
+        """The gate-result threshold ``{"op", "value", "basis"}``; None for pass/fail gates."""
+        checked_gate(self.source, "gate", gate, GATE_NAMES)
+        if gate not in GATE_THRESHOLDS:
+            return None
+        op, name = GATE_THRESHOLDS[gate]
+        return {"op": op, "value": getattr(self, name), "basis": self.basis(gate)}
+
+
+def _unwrapped(source: str, data: Any) -> Mapping[str, Any]:
+    if not isinstance(data, Mapping):
+        raise ContractError(f"{source}: expected a table of thresholds, got {type(data).__name__}")
+    if "mmgate" not in data:
+        return data
+    inner = data["mmgate"]
+    if len(data) != 1 or not isinstance(inner, Mapping) or set(inner) != {"contract"} \
+            or not isinstance(inner["contract"], Mapping):
+        raise ContractError(f"{source}: mmgate: expected either a flat table of thresholds or "
+                            f"only a [mmgate.contract] table")
+    return inner["contract"]
+
+
+def _parse(path: Path, text: str) -> Any:
+    if path.suffix.lower() == ".toml":
+        return tomlcompat.loads(text)
+    return parse_json_strict(text)
+
+
+def load_contract(path: str | os.PathLike[str] | None) -> Contract:
+    """The default contract for None, else the contract in a ``.toml`` or ``.json`` file."""
+    if path is None:
+        return Contract()
+    p = Path(path)
+    if p.suffix.lower() not in CONTRACT_EXTENSIONS:
+        raise ContractError(f"contract file {str(p)!r}: expected one of the extensions "
+                            f"{list(CONTRACT_EXTENSIONS)}, got {p.suffix or 'none'!r}")
+    if not p.is_file():
+        raise ContractError(f"contract file {str(p)!r} does not exist or is not a file")
+    try:
+        text = p.read_bytes().decode("utf-8")
+        data = _parse(p, text)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ContractError(f"contract file {str(p)!r} is malformed: {exc}") from exc
+    return Contract.from_mapping(data, source=str(p))

@@ -1,0 +1,195 @@
+"""Panel measurements of one subject's canary embeddings at one seed, computed lazily and once.
+
+The seed drives the bootstrap and the permutation nulls, so the same embeddings give the same
+numbers in every process (that is what makes ``-n 0`` and ``-n 2`` agree).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from mmgate import panel
+from mmgate.errors import InputError
+from mmgate.gating.contract import Contract
+from mmgate.gating.snapshot import snapshot
+from mmgate.subjects.embedding import Embeddings
+from mmgate.subjects.paired import PairedSet
+
+HUBNESS_K = 10
+MI_NULL_PERMUTATIONS = 50
+SNAPSHOT_POINTS = 512
+SIMILARITY_SUBSET = 32
+CCA_TOPK = 10
+CCA_NULL_PERMUTATIONS = 20
+CCA_NULL_STREAM = 7
+
+
+class Measurements:
+    """Lazy, memoised panel metrics; each public method returns JSON-ready numbers."""
+
+    def __init__(self, embeddings: Embeddings, canary: PairedSet, contract: Contract, seed: int) -> None:
+        self.embeddings = embeddings
+        self.canary = canary
+        self.contract = contract
+        self.seed = seed
+
+    def _z(self, modality: str) -> np.ndarray:
+        return self.embeddings.z_img if modality == "image" else self.embeddings.z_txt
+
+    @cached_property
+    def ranks(self) -> panel.RetrievalRanks:
+        return panel.retrieval_ranks(self.embeddings.z_img, self.embeddings.z_txt)
+
+    def _direction_ranks(self, direction: str) -> np.ndarray:
+        return self.ranks.i2t if direction == "image_to_text" else self.ranks.t2i
+
+    def _pessimistic_ranks(self, direction: str) -> np.ndarray:
+        ties = self.ranks.i2t_ties if direction == "image_to_text" else self.ranks.t2i_ties
+        return self._direction_ranks(direction) + ties
+
+    def _ci(self, values: np.ndarray) -> tuple[float, float]:
+        return panel.bootstrap_ci(values, n_boot=self.contract.bootstrap_resamples,
+                                  alpha=self.contract.bootstrap_alpha, seed=self.seed)
+
+    def recall(self, direction: str, k: int) -> tuple[float, tuple[float, float]]:
+        """Recall@k in one direction with its bootstrap interval over queries. Ties count against
+        the true match here (rank + ties < k), so a collapsed space cannot pass on ties."""
+        if k > len(self.canary):
+            raise InputError(f"the canary has {len(self.canary)} pairs, fewer than k={k}: recall@{k} "
+                             f"is meaningless; use a larger canary set")
+        hits = (self._pessimistic_ranks(direction) < k).astype(np.float64)
+        return float(hits.mean()), self._ci(hits)
+
+    def retrieval_evidence(self, direction: str) -> dict[str, Any]:
+        """MRR, tie counts and recall@k with intervals for the ks the contract names."""
+        ranks = self._direction_ranks(direction)
+        ties = self.ranks.i2t_ties if direction == "image_to_text" else self.ranks.t2i_ties
+        out: dict[str, Any] = {"direction": direction, "n_queries": int(ranks.size),
+                               "mrr": float(np.mean(1.0 / (ranks + 1.0))),
+                               "queries_with_ties": int(np.count_nonzero(ties))}
+        for k in sorted({1, 5, *self.contract.retrieval_ks}):
+            if k <= ranks.size:
+                value, (low, high) = self.recall(direction, k)
+                out[f"recall@{k}"] = {"value": value, "ci_low": low, "ci_high": high}
+        return out
+
+    def symmetry_gap(self) -> tuple[float, tuple[float, float]]:
+        """|i2t - t2i| recall@1 with a paired bootstrap interval (same queries both ways)."""
+        diff = ((self._pessimistic_ranks("image_to_text") < 1).astype(np.float64)
+                - (self._pessimistic_ranks("text_to_image") < 1).astype(np.float64))
+        low, high = self._ci(diff)
+        abs_low = 0.0 if low <= 0.0 <= high else min(abs(low), abs(high))
+        return abs(float(diff.mean())), (abs_low, max(abs(low), abs(high)))
+
+    def geometry(self, modality: str) -> dict[str, Any]:
+        """Collapse geometry of one modality: mean cosine, coordinate variance, ranks."""
+        z = self._z(modality)
+        return {
+            "modality": modality,
+            "mean_cosine": panel.mean_cosine(z),
+            "variance": panel.coordinate_variance(z),
+            "effective_rank": panel.effective_rank(z),
+            "rankme": panel.rankme(z),
+            "rankme_share": panel.rankme(z) / z.shape[1],
+            "dimension": int(z.shape[1]),
+        }
+
+    @cached_property
+    def _hubness(self) -> dict[str, Any]:
+        return panel.hubness(self.embeddings.z_img, self.embeddings.z_txt, k=self.hubness_k)
+
+    @property
+    def hubness_k(self) -> int:
+        return min(HUBNESS_K, len(self.canary) - 1)
+
+    def hubness(self, direction: str) -> dict[str, Any]:
+        """Hubness of one direction; ``concentration`` is the gated top-1 target concentration."""
+        prefix = "i2t_" if direction == "image_to_text" else "t2i_"
+        stats = {key[len(prefix):]: value for key, value in self._hubness.items() if key.startswith(prefix)}
+        return {"direction": direction, "k": self.hubness_k, "concentration": stats["top1_concentration"],
+                **stats}
+
+    @cached_property
+    def _divergence(self) -> dict[str, Any]:
+        z_img, z_txt = self.embeddings.z_img, self.embeddings.z_txt
+        norms = panel.norm_divergence(z_img, z_txt)
+        return {
+            "rank_divergence": panel.rank_divergence(z_img, z_txt),
+            "effective_rank_image": panel.effective_rank(z_img),
+            "effective_rank_text": panel.effective_rank(z_txt),
+            "norm_divergence": abs(norms["cv_diff"]),
+            "norm_divergence_basis": "|cv_image - cv_text| of the pre-normalisation row norms",
+            "norms_image": panel.norm_stats(z_img),
+            "norms_text": panel.norm_stats(z_txt),
+            **norms,
+        }
+
+    def divergence(self) -> dict[str, Any]:
+        """Effective-rank and pre-normalisation norm divergence between the towers."""
+        return dict(self._divergence)
+
+    @cached_property
+    def _mi(self) -> dict[str, Any]:
+        per_modality = {}
+        for modality in ("image", "text"):
+            probes = {name: panel.mi_proxy(self._z(modality), labels, n_null=MI_NULL_PERMUTATIONS,
+                                           seed=self.seed)
+                      for name, labels in sorted(self.canary.factors.items())}
+            per_modality[modality] = {
+                "excess_mean": float(np.mean([p.excess for p in probes.values()])),
+                "value_mean": float(np.mean([p.value for p in probes.values()])),
+                "per_factor": {name: dataclasses.asdict(p) for name, p in probes.items()},
+            }
+        weaker = min(per_modality, key=lambda m: per_modality[m]["excess_mean"])
+        return {"method": "binned MI of leading principal components, normalised by H(factor), "
+                          f"minus the mean of a {MI_NULL_PERMUTATIONS}-permutation label null",
+                "excess": per_modality[weaker]["excess_mean"], "weaker_modality": weaker,
+                "modalities": per_modality}
+
+    def mi_probe(self) -> dict[str, Any]:
+        """MI excess over a label-permutation null, mean over factors, for the weaker modality."""
+        return dict(self._mi)
+
+    def cca(self) -> dict[str, Any]:
+        """Chance-corrected CCA: (cca - null) / (1 - null), with the null the mean CCA over
+        row-shuffled pairings. Raw top-k canonical correlations are large for unrelated embeddings
+        at small N (about 0.67 at N=256, d=48), so the raw value alone would pass random encoders."""
+        z_img, z_txt = self.embeddings.z_img, self.embeddings.z_txt
+        topk = min(CCA_TOPK, z_img.shape[1], z_txt.shape[1])
+        raw = panel.cca_proxy(z_img, z_txt, topk=topk)
+        rng = np.random.default_rng(np.random.SeedSequence([self.seed, CCA_NULL_STREAM]))
+        null = [panel.cca_proxy(z_img, z_txt[rng.permutation(len(z_txt))], topk=topk)
+                for _ in range(CCA_NULL_PERMUTATIONS)]
+        null_mean = float(np.mean(null))
+        corrected = (raw - null_mean) / (1.0 - null_mean) if null_mean < 1.0 else 0.0
+        return {"cca": corrected, "raw_cca": raw, "null_mean": null_mean,
+                "null_p95": float(np.percentile(null, 95)), "topk": topk,
+                "n_null": CCA_NULL_PERMUTATIONS,
+                "method": "mean top-k canonical correlation, chance-corrected against row-shuffled pairs"}
+
+    def health(self, modality: str) -> dict[str, Any]:
+        """NaN, Inf and zero-norm row counts of one modality."""
+        stats = panel.numerical_health(self._z(modality))
+        bad = stats["nan_rows"] + stats["inf_rows"] + stats["zero_norm_rows"]
+        return {"modality": modality, **stats, "bad_rows": int(bad)}
+
+    def compare(self, again: Embeddings, modality: str) -> dict[str, Any]:
+        """How a second embedding pass differs from this one, entry by entry."""
+        first = self._z(modality)
+        second = again.z_img if modality == "image" else again.z_txt
+        if first.shape != second.shape:
+            return {"modality": modality, "shape_first": list(first.shape),
+                    "shape_second": list(second.shape), "differing_entries": int(first.size)}
+        differing = first != second
+        return {"modality": modality, "differing_entries": int(np.count_nonzero(differing)),
+                "max_abs_difference": float(np.max(np.abs(first - second))) if first.size else 0.0}
+
+    def snapshot(self) -> dict[str, Any]:
+        """Plot data for this seed (PCA, spectra, a similarity block, retrieval, k-occurrence)."""
+        return snapshot(self.embeddings.z_img, self.embeddings.z_txt, self.canary.factors, self.ranks,
+                        seed=self.seed, points=SNAPSHOT_POINTS, subset=SIMILARITY_SUBSET,
+                        k=self.hubness_k)

@@ -1,0 +1,50 @@
+"""Turning ``--mmgate`` on: read the run spec, load the gate fixtures, point collection at the
+gates and, in the controlling process only, register the session that decides and writes."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from threadpoolctl import threadpool_limits
+
+from mmgate.plugin import options
+from mmgate.plugin.context import RunContext
+from mmgate.plugin.progress import TerminalProgress
+from mmgate.plugin.runspec import read_runspec
+from mmgate.plugin.session import GateSession
+from mmgate.plugin.stash import CONTEXT_KEY
+from mmgate.records.resources import gates_dir
+
+
+def activate(config: pytest.Config) -> None:
+    """Configure this process for a gated run."""
+    if str(config.rootpath) not in sys.path:
+        sys.path.insert(0, str(config.rootpath))  # so --mmgate-subject finds the project's modules
+    spec = read_runspec(options.cli_values(config), config.rootpath)
+    controller = not hasattr(config, "workerinput")
+    config.stash[CONTEXT_KEY] = RunContext(spec, TerminalProgress(config) if controller else None)
+    config.pluginmanager.import_plugin("mmgate.plugin.fixtures")
+    _load_hypothesis_profile(config)
+    if config.args_source != pytest.Config.ArgsSource.ARGS:
+        config.args[:] = [str(gates_dir())]
+    if getattr(config.option, "dist", "no") == "load" and config.option.maxworkerrestart is None:
+        # Gates are scheduled by seed (see mmgate.plugin.scheduling); xdist's scope scheduler cannot hand
+        # work to a replacement worker, so a crash ends the run and its gates are missing evidence.
+        config.option.maxworkerrestart = "0"
+    if not controller:
+        threadpool_limits(limits=1, user_api="blas")  # the workers are the parallelism
+    if controller:
+        config.pluginmanager.register(GateSession(config, spec), "mmgate-session")
+
+
+def _load_hypothesis_profile(config: pytest.Config) -> None:
+    """Make ``mmgate-ci`` (derandomized, no database, no deadline) the Hypothesis default of a
+    gated run, unless the user chose a profile with ``--hypothesis-profile``."""
+    from hypothesis import settings
+
+    from mmgate.strategies import PROFILE_CI, register_profiles
+
+    register_profiles()
+    if not config.getoption("hypothesis_profile", None):
+        settings.load_profile(PROFILE_CI)

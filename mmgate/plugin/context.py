@@ -1,0 +1,205 @@
+"""Per-process state of a gated run: the subject(s), embeddings and measurements, each built once.
+
+Every gate in a worker process shares one RunContext, so the subject is built (or the reference
+aligner trained) once per seed and the canary embedded once per (subject, set, perturbation, seed).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from mmgate.drift.baseline import Baseline, BaselineError
+from mmgate.drift.budgets import BudgetCheck
+from mmgate.drift.monitor import PROFILED, judge, monitoring_profile
+from mmgate.drift.profiles import compare_profiles, compute_dataset_profile
+from mmgate.errors import MmgateError
+from mmgate.gating.measurements import Measurements
+from mmgate.lab.builtin import ReferenceTrainer
+from mmgate.lab.conditions import HEALTHY
+from mmgate.lab.diagnosis import Diagnoser
+from mmgate.panel.pair_audit import audit_pairs
+from mmgate.panel.temperature import fit_temperature
+from mmgate.plugin.runspec import RunSpec
+from mmgate.subjects.embedding import (
+    EmbeddingCache,
+    Embeddings,
+    embed_set,
+    embedding_key,
+)
+from mmgate.subjects.paired import PairedSet
+from mmgate.subjects.subject import Subject, build_subject
+from mmgate.world import (
+    Splits,
+    World,
+    check_split_hygiene,
+    leakage_alarm,
+    text_features,
+)
+
+Progress = Callable[[int, int, str], None]
+
+
+class SetupProblem(MmgateError):
+    """The run could not be set up (settings, contract or subject); every gate reports it."""
+
+
+class RunContext:
+    """Builds and memoises what gates measure; raises SetupProblem when the run is unusable."""
+
+    def __init__(self, spec: RunSpec, progress: Progress | None = None) -> None:
+        self.spec = spec
+        self.condition = spec.condition
+        self.trainer = ReferenceTrainer()
+        self.embeddings_cache = EmbeddingCache()
+        self._progress = progress
+        self._user_subject: Subject | None = None
+        self._user_error: Exception | None = None
+        self._measurements: dict[tuple[str, int], Measurements] = {}
+        self._profiles: dict[int, dict] = {}
+        self._diagnoser: Diagnoser | None = None
+
+    @property
+    def builtin(self) -> bool:
+        """Whether this run gates the built-in reference aligner."""
+        return self.spec.builtin
+
+    def check_setup(self) -> None:
+        """Raise the first setup problem, so a gate never runs on a half-configured run."""
+        if self.spec.problems:
+            raise SetupProblem("; ".join(self.spec.problems))
+
+    def subject(self, seed: int) -> Subject:
+        """The subject gated at ``seed``: a freshly seeded reference model, or the user's subject."""
+        self.check_setup()
+        if self.builtin:
+            return self.trainer.subject(seed, self.condition)
+        if self._user_subject is None:
+            if self._user_error is not None:
+                raise SetupProblem(f"subject could not be built: {self._user_error}")
+            try:
+                self._user_subject = build_subject(self.spec.settings.subject)
+            except MmgateError as exc:
+                self._user_error = exc
+                raise
+        return self._user_subject
+
+    def embed(self, subject: Subject, paired_set: PairedSet, perturbation: str = "clean",
+              seed: int = 0) -> Embeddings:
+        """Embeddings of ``paired_set`` by ``subject``, computed once per process and key."""
+        key = embedding_key(subject, paired_set, perturbation, seed)
+        return self.embeddings_cache.get_or_compute(
+            key, lambda: embed_set(subject.encoder, paired_set, self.spec.settings.batch_size,
+                                   self._progress))
+
+    def embed_again(self, subject: Subject) -> Embeddings:
+        """A second embedding pass of the canary, done once per subject and process and never
+        served from the first pass's cache (for the determinism gate)."""
+        return self.embed(subject, subject.canary, perturbation="second-pass")
+
+    def measurements(self, seed: int) -> Measurements:
+        """The panel measurements of the seed's subject on its canary."""
+        subject = self.subject(seed)
+        key = (subject.name, seed)
+        if key not in self._measurements:
+            embeddings = self.embed(subject, subject.canary)
+            self._measurements[key] = Measurements(embeddings, subject.canary, self.spec.contract, seed)
+        return self._measurements[key]
+
+    def pair_audit(self, subject: Subject, seed: int) -> dict:
+        """Audit of the subject's training pairs by its own embeddings (see ``panel.pair_audit``)."""
+        embeddings = self.embed(subject, subject.training)
+        return {"training_set": subject.training.name,
+                **audit_pairs(embeddings.z_img, embeddings.z_txt, seed=seed)}
+
+    def temperature_fit(self, subject: Subject, seed: int, declared: float) -> dict:
+        """The canary's InfoNCE-optimal temperature against the declared one."""
+        embeddings = self.embed(subject, subject.canary)
+        return fit_temperature(embeddings.z_img, embeddings.z_txt, declared, seed=seed)
+
+    def input_drift(self, subject: Subject, seed: int, modality: str) -> dict:
+        """Profile comparison of one modality's canary inputs against the training inputs."""
+        kind, field = PROFILED[modality]
+        reference = compute_dataset_profile(getattr(subject.training, field), kind, seed=seed)
+        current = compute_dataset_profile(getattr(subject.canary, field), kind, seed=seed)
+        comparison = compare_profiles(reference, current)
+        return {"modality": modality, "reference": subject.training.name, "current": subject.canary.name,
+                "max_drift": comparison["max_drift"], "status": comparison["status"],
+                "comparison": comparison}
+
+    @property
+    def recording(self) -> bool:
+        """Whether this run records a drift baseline."""
+        return self.spec.settings.record_baseline is not None
+
+    @property
+    def comparing(self) -> bool:
+        """Whether this run is compared against a drift baseline."""
+        return self.spec.settings.baseline is not None
+
+    def baseline(self) -> Baseline:
+        """The verified baseline; BaselineError says why it cannot be used."""
+        if self.spec.baseline is None:
+            raise BaselineError(self.spec.baseline_problem or "no baseline was given (--mmgate-baseline PATH)")
+        return self.spec.baseline
+
+    def monitoring_profile(self, seed: int) -> dict:
+        """The seed's monitoring profile (metrics, input and output profiles, embedding sample)."""
+        if seed not in self._profiles:
+            self._profiles[seed] = monitoring_profile(self.subject(seed), self.measurements(seed), seed)
+        return self._profiles[seed]
+
+    def drift_check(self, seed: int, metric: str) -> tuple[BudgetCheck, dict]:
+        """The metric's drift budget judged against the baseline's profile of the same seed."""
+        baseline = self.baseline()
+        current = self.monitoring_profile(seed)
+        baseline.check_subject(current["subject"]["name"], current["dimension"])
+        return judge(self.spec.contract.budget(metric), baseline.profile(seed), current, seed)
+
+    def diagnosis_mismatch(self, seed: int) -> str | None:
+        """Why the drift classifier cannot judge this seed against the baseline, or None: its
+        features compare with the healthy built-in model, so the baseline must be that model's."""
+        recorded = self.baseline().profile(seed)["subject"]["identity"]
+        if recorded != self.trainer.subject(seed, HEALTHY).identity():
+            return (f"the baseline of seed {seed} was not recorded from the healthy built-in model, which the "
+                    f"drift classifier's features are measured against")
+        return None
+
+    def diagnosis(self, seed: int) -> dict:
+        """The drift classifier's diagnosis of this run's condition at ``seed`` (built-in subject)."""
+        if self._diagnoser is None:
+            self._diagnoser = Diagnoser(trainer=self.trainer)
+        return self._diagnoser.diagnose(self.condition, seed)
+
+    def split_hygiene(self, seed: int) -> dict:
+        """Overlap of the synthetic world's splits, and how many test items repeat a train combination."""
+        world = self.trainer.world(self.condition.train_world, seed)
+        parts = {name: world.split(name).index for name in ("train", "val", "test")}
+        overlapping = sum(np.intersect1d(parts[a], parts[b]).size
+                          for a, b in (("train", "val"), ("train", "test"), ("val", "test")))
+        report = {"sizes": {name: int(idx.size) for name, idx in parts.items()},
+                  "overlapping_items": int(overlapping)}
+        if overlapping == 0:
+            report.update(check_split_hygiene(Splits(**parts), _factor_tuples(world)))
+        return report
+
+    def leakage_alarm(self, seed: int) -> dict:
+        """The chapter-3 index-cue alarm on the training inputs of the seed's world."""
+        config = self.condition.train_world
+        train = self.trainer.world(config, seed).train
+        alarm = leakage_alarm(train.images, text_features(train.tokens, config.vocab_size),
+                              train.confounders["parity"], self.spec.contract.max_leakage_correlation)
+        return {**alarm, "cue": "item-index parity",
+                "max_abs_corr": max(alarm["max_abs_corr_img"], alarm["max_abs_corr_txt"])}
+
+
+def _factor_tuples(world: World) -> np.ndarray:
+    """(n_items, n_factors) factor labels of every world item, indexed by item index."""
+    splits = [world.split(name) for name in ("train", "val", "test")]
+    n = sum(len(split) for split in splits)
+    names = sorted(splits[0].factors)
+    tuples = np.zeros((n, len(names)), dtype=np.int64)
+    for split in splits:
+        tuples[split.index] = np.stack([split.factors[name] for name in names], axis=1)
+    return tuples

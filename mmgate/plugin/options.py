@@ -1,0 +1,52 @@
+"""mmgate's command-line options, and reading them back as the settings' command-line layer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mmgate.plugin.settings import CLI_FLAGS
+
+# setting key -> argparse keyword arguments; the flag itself is the settings' CLI_FLAGS[key].
+_OPTIONS: dict[str, dict[str, Any]] = {
+    "subject": dict(metavar="MODULE:CALLABLE", default=None,
+                    help="zero-argument factory returning an mmgate.Subject "
+                         "(default: the built-in reference aligner)"),
+    "builtin": dict(metavar="NAME", default=None,
+                    help="condition of the built-in subject (default: healthy; "
+                         "python -m mmgate calibrate runs the others)"),
+    "out": dict(metavar="DIR", default=None,
+                    help="directory receiving the bundles (default: mmgate-out)"),
+    "contract": dict(metavar="FILE", default=None,
+                    help="TOML or JSON file overriding contract thresholds"),
+    "seeds": dict(metavar="N", type=int, default=None,
+                    help="seeds each gate is evaluated over (default: 4)"),
+    "batch_size": dict(metavar="N", type=int, default=None,
+                    help="rows per encoder call (default: 256)"),
+    "stress": dict(metavar="N", type=int, default=None,
+                    help="Hypothesis examples per stress property (default: 10)"),
+    "record_baseline": dict(metavar="PATH", default=None,
+                    help="write this run's drift baseline to PATH if it is APPROVEd"),
+    "baseline": dict(metavar="PATH", default=None,
+                    help="compare this run against the drift baseline at PATH"),
+}
+
+
+def register(parser: pytest.Parser) -> None:
+    """Add the ``--mmgate*`` options to pytest's parser."""
+    group = parser.getgroup("mmgate", "multimodal release gates")
+    group.addoption("--mmgate", dest="mmgate_enabled", action="store_true", default=False,
+                    help="run mmgate's release gates; write the decision and audit bundle")
+    for key, kwargs in _OPTIONS.items():
+        group.addoption(CLI_FLAGS[key], dest=f"mmgate_{key}", **kwargs)
+
+
+def enabled(config: pytest.Config) -> bool:
+    """Whether ``--mmgate`` was given; without it the plugin changes nothing."""
+    return bool(config.getoption("mmgate_enabled"))
+
+
+def cli_values(config: pytest.Config) -> dict[str, Any]:
+    """The options as given on the command line (None where not given)."""
+    return {key: config.getoption(f"mmgate_{key}") for key in _OPTIONS}

@@ -1,0 +1,109 @@
+"""What a gate test calls to judge a measurement: it builds the GateResult, attaches it to the
+pytest item (so it travels to the xdist controller on the report) and passes, fails or skips."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from typing import Any, Mapping
+
+import pytest
+
+from mmgate.gating.catalogue import GateSpec
+from mmgate.gating.contract import Contract
+from mmgate.gating.results import GateResult, Threshold
+
+RESULT_PROPERTY = "mmgate_result"
+SUBJECT_PROPERTY = "mmgate_subject"
+PLOTS_PROPERTY = "mmgate_plots"
+PROFILE_PROPERTY = "mmgate_profile"
+
+
+class GateRecorder:
+    """Bound to one gate test item; ``check`` and ``not_applicable`` end the gate."""
+
+    def __init__(self, item: pytest.Item, spec: GateSpec, params: Mapping[str, Any],
+                 case_id: str, contract: Contract) -> None:
+        self._item = item
+        self.spec = spec
+        self.params = dict(params)
+        self.gate_id = spec.gate_id(case_id)
+        self.contract = contract
+
+    @property
+    def required(self) -> bool:
+        """Whether the contract requires this gate to produce evidence."""
+        return self.contract.is_required(self.spec.name)
+
+    def threshold(self, op: str | None = None, limit: float | None = None) -> Threshold:
+        """The contract's limit for this gate, or an explicit one for gates the contract has no
+        number for; either way on the statistic (point or bound) the contract names."""
+        if op is None:
+            declared = self.contract.threshold(self.spec.name)
+            op, limit = declared["op"], declared["value"]
+        return Threshold(op=op, value=float(limit), basis=self.contract.basis(self.spec.name))
+
+    def check(self, what: str, value: float, threshold: Threshold, *,
+              ci: tuple[float, float] | None = None, evidence: Mapping[str, Any] | None = None) -> None:
+        """Compare the measured statistic with the threshold; fail the test when it does not hold."""
+        measured = {"value": float(value)}
+        if ci is not None:
+            measured.update(ci_low=float(ci[0]), ci_high=float(ci[1]))
+        statistic = _statistic(measured, threshold.basis)
+        passed = threshold.holds(statistic)
+        verdict = "holds" if passed else "VIOLATED"
+        interval = f" (CI [{ci[0]:.4g}, {ci[1]:.4g}])" if ci is not None else ""
+        basis = "" if threshold.basis == "point" else f" on its {threshold.basis.replace('_', ' ')}"
+        message = (f"{what} = {value:.4g}{interval}{basis} {threshold.op} {threshold.value:.4g}: "
+                   f"{verdict} - {self.spec.meaning}")
+        self._record("passed" if passed else "failed", message, measured, threshold, None, evidence)
+        if not passed:
+            pytest.fail(message, pytrace=False)
+
+    def not_applicable(self, reason: str, evidence: Mapping[str, Any] | None = None) -> None:
+        """Record that the gate cannot apply to this subject, and skip the test."""
+        self._record("not_applicable", f"not applicable: {reason}", {}, None, reason, evidence)
+        pytest.skip(f"mmgate: not applicable: {reason}")
+
+    def note_subject(self, seed: int, subject: Any) -> None:
+        """Attach the subject's name and identity so the controller can record them."""
+        note = {"seed": seed, "name": subject.name, "identity": subject.identity()}
+        self._item.user_properties.append((SUBJECT_PROPERTY, note))
+
+    def attach_plots(self, plots: Mapping[str, bytes]) -> None:
+        """Ship rendered PNGs to the controller (rendered here, so xdist workers share the work)."""
+        encoded = {name: base64.b64encode(png).decode("ascii") for name, png in plots.items()}
+        self._item.user_properties.append((PLOTS_PROPERTY, encoded))
+
+    def attach_profile(self, profile: Mapping[str, Any]) -> None:
+        """Ship a seed's monitoring profile to the controller, which writes the drift baseline."""
+        self._item.user_properties.append((PROFILE_PROPERTY, json.dumps(profile, allow_nan=False)))
+
+    def fail(self, message: str, evidence: Mapping[str, Any] | None = None) -> None:
+        """Fail the gate on evidence that is not a number against a threshold."""
+        self._record("failed", message, {}, None, None, evidence)
+        pytest.fail(message, pytrace=False)
+
+    def _record(self, status: str, message: str, measured: Mapping[str, float],
+                threshold: Threshold | None, reason: str | None,
+                evidence: Mapping[str, Any] | None) -> None:
+        result = GateResult(
+            gate_id=self.gate_id,
+            gate=self.spec.name,
+            family=self.spec.family,
+            params=self.params,
+            status=status,
+            required=self.required,
+            measured=measured,
+            threshold=threshold,
+            message=message,
+            reason=reason,
+            evidence=dict(evidence or {}),
+        )
+        self._item.user_properties.append((RESULT_PROPERTY, result.dumps()))
+
+
+def _statistic(measured: Mapping[str, float], basis: str) -> float:
+    key = {"point": "value", "lower_bound": "ci_low", "upper_bound": "ci_high"}[basis]
+    return measured.get(key, math.nan)

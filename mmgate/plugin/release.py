@@ -1,0 +1,173 @@
+"""Writing a decided run as its audit bundle: strict reports, plots, HTML, Markdown, manifest."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from mmgate.audit.bundle import Bundle, BundleWriter, safe_file_stem
+from mmgate.audit.environment import environment_fingerprint, git_commit
+from mmgate.audit.html_report import render_html
+from mmgate.audit.redact import config_log_record
+from mmgate.audit.risks import RISKS
+from mmgate.audit.summary_md import render_summary
+from mmgate.gating.decision import Decision
+from mmgate.gating.results import GateResult
+from mmgate.plugin.runspec import RunSpec
+from mmgate.records.canonical import canonical_json
+from mmgate.records.reports import strict_report
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """Everything about a finished run that the bundle states, besides the gate results."""
+
+    run_id: str
+    started_utc: str
+    finished_utc: str
+    spec: RunSpec
+    subject: Mapping[str, Any]
+    rootdir: Path
+    plots: Mapping[str, bytes]
+    baselines: Mapping[str, Any]
+    baseline_report: Mapping[str, Any] | None = None
+
+
+def contract_sha256(spec: RunSpec) -> str:
+    """The hash the decision cites: the loaded contract's, or the raw file's when it was rejected."""
+    declared = [text for source, text in spec.config_texts
+                if spec.settings.contract_path is not None and source == str(spec.settings.contract_path)]
+    if any(problem.startswith("contract:") for problem in spec.problems) and declared:
+        return hashlib.sha256(declared[0].encode("utf-8")).hexdigest()
+    return spec.contract.sha256()
+
+
+def decision_facts(record: RunRecord, decision: Decision) -> dict[str, Any]:
+    """The facts of release_decision.json."""
+    return {
+        "run_id": record.run_id,
+        "decision": decision.decision,
+        "exit_code": decision.exit_code,
+        "failed_gates": list(decision.failed),
+        "errored_gates": list(decision.errored),
+        "missing_gates": list(decision.missing),
+        "not_applicable_gates": list(decision.not_applicable),
+        "passed_gates": list(decision.passed),
+        "contract_sha256": contract_sha256(record.spec),
+        "subject": dict(record.subject),
+        "counts": decision.counts(),
+    }
+
+
+def write_bundle(record: RunRecord, decision: Decision) -> Bundle:
+    """Write every artifact of the run, then the manifest and ledger; return the final bundle."""
+    writer = BundleWriter(record.spec.settings.out_dir, record.run_id)
+    results = [result.to_json() for result in decision.results]
+    facts = decision_facts(record, decision)
+    for result in decision.results:
+        writer.write_report(f"evidence/{safe_file_stem(result.gate_id)}.json", _evidence_report(record, result))
+    writer.write_report("acceptance.json", _acceptance_report(record, results))
+    writer.write_report("release_decision.json", _decision_report(record, decision, facts))
+    writer.write_report("risk_log.json", _risk_report(record, decision))
+    writer.write_records("config_log.jsonl", "config_log_record",
+                         [config_log_record(source, text, recorded_utc=record.started_utc)
+                          for source, text in record.spec.config_texts])
+    if record.baseline_report is not None:
+        writer.write_report("drift_baseline.json", record.baseline_report)
+    for name, png in record.plots.items():
+        writer.write_bytes(f"plots/{name}", png)
+    writer.write_text("report.html", render_html(facts, results, record.plots))
+    writer.write_text("summary.md", render_summary(facts, results))
+    return writer.finalize(
+        _manifest_facts(record),
+        assumptions={"environment": "Versions are read from the installed distributions of this process."},
+        open_items=list(record.spec.problems),
+        analysis=f"Run {record.run_id} gated subject {record.subject.get('name')!r}: {decision.decision}.",
+        draft_output={"decision": decision.decision},
+        questions_to_verify=["Does the contract hash match the contract approved for this release?"],
+    )
+
+
+def _manifest_facts(record: RunRecord) -> dict[str, Any]:
+    config_json = canonical_json(_location_free(record.spec.settings.to_dict(), record.rootdir))
+    return {
+        "run_id": record.run_id,
+        "started_utc": record.started_utc,
+        "finished_utc": record.finished_utc,
+        "contract_sha256": contract_sha256(record.spec),
+        "config_sha256": hashlib.sha256(config_json.encode("utf-8")).hexdigest(),
+        "subject": dict(record.subject),
+        "environment": environment_fingerprint(),
+        "git_commit": git_commit(record.rootdir),
+        "baselines": dict(record.baselines),
+    }
+
+
+def _location_free(settings: dict[str, Any], rootdir: Path) -> dict[str, Any]:
+    """Settings with paths relative to the project root, so the config hash does not depend on
+    where the project is checked out."""
+    paths = ("out_dir", "contract_path", "record_baseline", "baseline")
+    return {key: os.path.relpath(value, rootdir) if key in paths and value is not None else value
+            for key, value in settings.items()}
+
+
+def _evidence_report(record: RunRecord, result: GateResult) -> dict[str, Any]:
+    return strict_report(
+        "gate_evidence",
+        {"run_id": record.run_id, "result": result.to_json()},
+        assumptions={"measurement": "Numbers were computed in this run from the subject's embeddings."},
+        open_items=[] if result.status in ("passed", "failed") else [result.message],
+        analysis=result.message,
+        draft_output={"status": result.status},
+        questions_to_verify=["Is the threshold appropriate for the downstream use of this model?"],
+    )
+
+
+def _acceptance_report(record: RunRecord, results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    failing = [r["gate_id"] for r in results if r["status"] in ("failed", "error")]
+    return strict_report(
+        "acceptance",
+        {"run_id": record.run_id, "contract_sha256": contract_sha256(record.spec), "gates": list(results)},
+        assumptions={"contract": "Thresholds were fixed before the run and are identified by their hash."},
+        open_items=failing,
+        analysis=f"{len(results)} gate cases evaluated; {len(failing)} failed or errored.",
+        draft_output={"failing_gates": failing},
+        questions_to_verify=["Do the acceptance gates reflect the operational risk tolerance?"],
+    )
+
+
+def _decision_report(record: RunRecord, decision: Decision, facts: Mapping[str, Any]) -> dict[str, Any]:
+    reasons = {
+        "APPROVE": "every required gate ran and every gate that ran passed",
+        "REJECT": "at least one gate failed or errored",
+        "INCOMPLETE": "no gate failed, but required gates produced no evidence",
+    }
+    return strict_report(
+        "release_decision",
+        facts,
+        assumptions={"rule": "APPROVE iff every required gate ran and passed; missing evidence is never a pass."},
+        open_items=[*decision.missing_required, *record.spec.problems],
+        analysis=f"{decision.decision}: {reasons[decision.decision]}.",
+        draft_output={"decision": decision.decision, "exit_code": decision.exit_code},
+        questions_to_verify=["Has a reviewer read the failing and missing gates before acting on this decision?"],
+    )
+
+
+def _risk_report(record: RunRecord, decision: Decision) -> dict[str, Any]:
+    status_by_gate: dict[str, set[str]] = {}
+    for result in decision.results:
+        status_by_gate.setdefault(result.gate, set()).add(result.status)
+    uncovered = sorted({gate for risk in RISKS for control in risk["controls"] for gate in control["gates"]
+                        if status_by_gate.get(gate, {"missing"}) <= {"missing", "skipped", "not_applicable"}})
+    return strict_report(
+        "risk_log",
+        {"run_id": record.run_id, "risks": [dict(risk) for risk in RISKS]},
+        assumptions={"taxonomy": "Risks follow the multimodal drift taxonomy of the seed book, chapter 3."},
+        open_items=[f"no evidence this run for gate {gate}" for gate in uncovered],
+        analysis=f"{len(RISKS)} risks, each mapped to controls and the gates implementing them.",
+        draft_output={"gates_without_evidence": uncovered},
+        questions_to_verify=["Are there risks specific to this model's deployment that the taxonomy misses?"],
+    )

@@ -1,0 +1,93 @@
+"""What one gated run was asked to do: settings, contract and the problems found reading them.
+
+Reading never raises: a bad option, ``[tool.mmgate]`` table or contract file becomes a problem
+that every gate reports as an error, so the run still ends in a REJECT with a complete bundle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from mmgate.drift.baseline import Baseline, load_baseline
+from mmgate.errors import MmgateError
+from mmgate.gating.contract import Contract, load_contract
+from mmgate.lab.conditions import HEALTHY, Condition, condition
+from mmgate.plugin.settings import Settings, read_pyproject_table, resolve_settings
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Settings and contract of a run, the configuration texts to log, and any setup problems."""
+
+    settings: Settings
+    contract: Contract
+    problems: tuple[str, ...]
+    config_texts: tuple[tuple[str, str], ...]
+    condition: Condition = HEALTHY
+    baseline: Baseline | None = None
+    baseline_problem: str | None = None
+
+    @property
+    def builtin(self) -> bool:
+        """Whether the run gates the built-in reference aligner on the synthetic world."""
+        return self.settings.subject is None
+
+
+def read_runspec(cli: Mapping[str, Any], rootdir: Path) -> RunSpec:
+    """Resolve settings (command line over ``[tool.mmgate]``) and load the contract they name."""
+    problems: list[str] = []
+    texts: list[tuple[str, str]] = [("command line", _cli_text(cli))]
+    pyproject = rootdir / "pyproject.toml"
+    table: Mapping[str, Any] = {}
+    try:
+        table = read_pyproject_table(pyproject)
+    except MmgateError as exc:
+        problems.append(f"configuration: {exc}")
+    if table:
+        texts.append((str(pyproject), pyproject.read_text("utf-8")))
+    try:
+        settings = resolve_settings(cli, table, rootdir)
+    except MmgateError as exc:
+        problems.append(f"configuration: {exc}")
+        settings = resolve_settings({}, {}, rootdir)
+    contract = Contract()
+    if settings.contract_path is not None:
+        try:
+            texts.append((str(settings.contract_path), settings.contract_path.read_text("utf-8")))
+        except (OSError, UnicodeDecodeError) as exc:
+            texts.append((str(settings.contract_path), f"<unreadable: {exc}>"))
+        try:
+            contract = load_contract(settings.contract_path)
+        except MmgateError as exc:
+            problems.append(f"contract: {exc}")
+    chosen = HEALTHY
+    try:
+        chosen = condition(settings.builtin)
+    except MmgateError as exc:
+        problems.append(f"configuration: {exc}")
+    baseline, baseline_problem = _baseline(settings, contract)
+    return RunSpec(settings=settings, contract=contract, problems=tuple(problems),
+                   config_texts=tuple(texts), condition=chosen, baseline=baseline,
+                   baseline_problem=baseline_problem)
+
+
+def _baseline(settings: Settings, contract: Contract) -> tuple[Baseline | None, str | None]:
+    """The verified baseline the run compares against, or why it cannot be used (the drift gates
+    report that problem; the other gates still run)."""
+    if settings.baseline is None:
+        return None, None
+    try:
+        baseline = load_baseline(settings.baseline)
+    except MmgateError as exc:
+        return None, str(exc)
+    pinned = contract.baseline_sha256
+    if pinned is not None and baseline.content_sha256 != pinned:
+        return None, (f"baseline {settings.baseline}: content_sha256 {baseline.content_sha256[:12]}... is not the "
+                      f"contract's baseline_sha256 {pinned[:12]}...")
+    return baseline, None
+
+
+def _cli_text(cli: Mapping[str, Any]) -> str:
+    return " ".join(f"{key}={value}" for key, value in sorted(cli.items()) if value is not None)

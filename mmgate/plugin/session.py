@@ -1,0 +1,125 @@
+"""The controller side of a gated run: collect gate results from the reports (local or from xdist
+workers), decide at session end, write the bundle, print the table and the decision line."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+
+from mmgate.audit.bundle import Bundle
+from mmgate.gating.catalogue import expected_gates, gate_key
+from mmgate.gating.decision import Decision, decide
+from mmgate.gating.results import GateResult
+from mmgate.plugin import baselines
+from mmgate.plugin.intake import attached_plots, attached_profiles, merge, subject_notes
+from mmgate.plugin.release import RunRecord, write_bundle
+from mmgate.plugin.runspec import RunSpec
+from mmgate.plugin.terminal import decision_line, gate_table
+
+SUMMARY_EXIT_CODES = (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.INTERRUPTED,
+                      pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED)
+BUNDLE_FAILED_EXIT = 12  # the decision was made but its bundle (or asked-for baseline) could not be written
+MISSING_REASON = ("the gate did not run: deselected (-k/-m), skipped, interrupted, or lost with a "
+                  "crashed worker")
+
+
+def utc_now() -> str:
+    """Current UTC time, ISO 8601 to the second."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def new_run_id() -> str:
+    """A unique run id: UTC timestamp plus 8 random hex digits."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return f"mmgate-{stamp}-{uuid.uuid4().hex[:8]}"
+
+
+class GateSession:
+    """Registered as a plugin in the controlling process only; its hooks delegate to the modules."""
+
+    def __init__(self, config: pytest.Config, spec: RunSpec) -> None:
+        self.config = config
+        self.spec = spec
+        self.run_id = new_run_id()
+        self.started_utc = utc_now()
+        self.expected = expected_gates(spec.settings.seeds)
+        self.observed: dict[str, GateResult] = {}
+        self.subjects: dict[int, dict[str, Any]] = {}
+        self.plots: dict[str, bytes] = {}
+        self.profiles: dict[int, dict[str, Any]] = {}
+        self.baseline_line: str | None = None
+        self.decision: Decision | None = None
+        self.bundle: Bundle | None = None
+        self.bundle_error: str | None = None
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
+        """Schedule by seed under xdist's default distribution; other modes stay as asked."""
+        if config.getvalue("dist") != "load":
+            return None
+        from mmgate.plugin.scheduling import SeedScheduling
+
+        return SeedScheduling(config, log)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        key = gate_key(report.nodeid)
+        if key not in self.expected:
+            return
+        spec, params, gate_id = self.expected[key]
+        merged = merge(self.observed.get(key), report, spec, params, gate_id,
+                       self.spec.contract.is_required(spec.name))
+        if merged is not None:
+            self.observed[key] = merged
+        for note in subject_notes(report):
+            self.subjects.setdefault(int(note["seed"]), note)
+        self.plots.update(attached_plots(report))
+        self.profiles.update(attached_profiles(report))
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        self.decision = decide(self.observed, self.expected, self.spec.contract.is_required, MISSING_REASON)
+        finished = utc_now()
+        recording = baselines.record(self.spec, self.decision, self.profiles, self.run_id, finished)
+        self.baseline_line = recording.line
+        record = RunRecord(self.run_id, self.started_utc, finished, self.spec,
+                           subject_summary(self.spec, self.subjects), self.config.rootpath,
+                           dict(sorted(self.plots.items())),
+                           {"compared": baselines.compared(self.spec), "recorded": recording.written},
+                           recording.report)
+        try:
+            self.bundle = write_bundle(record, self.decision)
+        except Exception as exc:  # the decision must still be reported, and never as APPROVE
+            self.bundle_error = f"{type(exc).__name__}: {exc}"
+        session.exitstatus = self.decision.exit_code if self.bundle and not recording.failed else BUNDLE_FAILED_EXIT
+        if exitstatus not in SUMMARY_EXIT_CODES:  # pytest prints no terminal summary then
+            self.pytest_terminal_summary(self.config.pluginmanager.get_plugin("terminalreporter"))
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.decision is None or terminalreporter is None:
+            return
+        terminalreporter.section("mmgate")
+        for line in gate_table(self.decision):
+            terminalreporter.write_line(line)
+        if self.bundle_error is not None:
+            terminalreporter.write_line(f"mmgate: bundle could not be written: {self.bundle_error}")
+        for problem in self.spec.problems:
+            terminalreporter.write_line(f"mmgate: setup problem: {problem}")
+        if self.baseline_line is not None:
+            terminalreporter.write_line(f"mmgate: {self.baseline_line}")
+        terminalreporter.write_line(decision_line(self.decision, self.bundle))
+
+
+def subject_summary(spec: RunSpec, notes: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """The subject's name and identity; seed-dependent identities (built-in) are listed by seed."""
+    default_name = spec.settings.subject or "mmgate-reference"
+    if not notes:
+        return {"name": default_name, "identity": {}}
+    ordered = [notes[seed] for seed in sorted(notes)]
+    identities = [note["identity"] for note in ordered]
+    if all(identity == identities[0] for identity in identities):
+        return {"name": ordered[0]["name"], "identity": identities[0]}
+    return {"name": ordered[0]["name"],
+            "identity": {f"seed{seed}": notes[seed]["identity"] for seed in sorted(notes)}}

@@ -1,0 +1,3 @@
+"""What is gated: the ``DualEncoder`` protocol, ``PairedSet`` canaries and ``Subject``s, loading a
+subject factory, and embedding a canary once per process (cached, checked batch by batch). It may
+import ``mmgate.records`` and ``mmgate.errors``; the science packages and everything above build on it."""

@@ -1,0 +1,194 @@
+"""Batched, validated embedding of a paired set, and an explicit per-process cache of results."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from mmgate.errors import ConfigError, InputError
+from mmgate.records.canonical import canonical_json_line
+from mmgate.subjects.encoder import missing_encoder_methods
+from mmgate.subjects.paired import PairedSet, row_slice
+from mmgate.subjects.subject import Subject, SubjectError
+
+# modality -> (encoder method, PairedSet attribute)
+_MODALITIES = (("image", "embed_images", "images"), ("text", "embed_texts", "texts"))
+
+Progress = Callable[[int, int, str], None]
+
+
+class EncoderOutputError(InputError):
+    """An encoder raised or returned unusable embeddings: names the modality, rows and problem."""
+
+
+@dataclass(frozen=True, eq=False)
+class Embeddings:
+    """Raw (pre-normalisation) embeddings of N pairs as read-only float64 views, shared by gates."""
+
+    z_img: np.ndarray
+    z_txt: np.ndarray
+
+    def __post_init__(self) -> None:
+        for field in ("z_img", "z_txt"):
+            arr = getattr(self, field)
+            if not isinstance(arr, np.ndarray) or arr.ndim != 2 or arr.dtype.kind not in "iuf":
+                raise InputError(f"Embeddings.{field}: expected a 2-D real array, got "
+                                 f"{getattr(arr, 'dtype', type(arr).__name__)} "
+                                 f"{getattr(arr, 'shape', '')}")
+            view = np.asarray(arr, dtype=np.float64).view()
+            view.setflags(write=False)
+            object.__setattr__(self, field, view)
+        if self.z_img.shape != self.z_txt.shape:
+            raise InputError(f"Embeddings: z_img shape {self.z_img.shape} differs from z_txt "
+                             f"shape {self.z_txt.shape}")
+
+    @property
+    def d(self) -> int:
+        """Embedding dimension."""
+        return int(self.z_img.shape[1])
+
+    def __len__(self) -> int:
+        return int(self.z_img.shape[0])
+
+
+def _checked_batch(out: Any, modality: str, start: int, stop: int, d: int | None) -> np.ndarray:
+    where = f"{modality} embeddings for rows {start}:{stop}"
+    try:
+        arr = np.asarray(out)
+    except Exception as exc:
+        raise EncoderOutputError(f"{where}: not convertible to an array "
+                                 f"({type(exc).__name__}: {exc})") from exc
+    if arr.dtype.kind not in "iuf":
+        raise EncoderOutputError(f"{where}: expected a real numeric array, got dtype {arr.dtype}")
+    if arr.ndim != 2:
+        kind = "1-D output" if arr.ndim == 1 else f"{arr.ndim}-D output"
+        raise EncoderOutputError(f"{where}: {kind}; expected shape (rows, d), got {arr.shape}")
+    if arr.shape[0] != stop - start:
+        raise EncoderOutputError(f"{where}: wrong row count: expected {stop - start}, got "
+                                 f"{arr.shape[0]}")
+    if arr.shape[1] == 0:
+        raise EncoderOutputError(f"{where}: embedding dimension is 0")
+    if d is not None and arr.shape[1] != d:
+        raise EncoderOutputError(f"{where}: embedding dimension differs from earlier batches: "
+                                 f"expected {d}, got {arr.shape[1]}")
+    return arr.astype(np.float64)
+
+
+def _checked_values(z: np.ndarray, modality: str) -> None:
+    """Count NaN, Inf and all-zero rows over the whole modality, so the error states the extent."""
+    nan_rows = np.isnan(z).any(axis=1)
+    inf_rows = np.isinf(z).any(axis=1)
+    zero_rows = ~z.any(axis=1)
+    bad = np.flatnonzero(nan_rows | inf_rows | zero_rows)
+    if bad.size:
+        raise EncoderOutputError(
+            f"{modality} embeddings ({z.shape[0]} rows): {int(nan_rows.sum())} rows with NaN, "
+            f"{int(inf_rows.sum())} rows with Inf, {int(zero_rows.sum())} all-zero rows "
+            f"(first bad row {int(bad[0])})")
+
+
+def embed_set(encoder: Any, paired_set: PairedSet, batch_size: int = 256,
+              progress: Progress | None = None) -> Embeddings:
+    """Embed every pair, ``batch_size`` rows per encoder call, checking each batch's shape as it
+    comes and each modality's values (NaN, Inf, all-zero rows) once it is complete.
+
+    ``progress(done_rows, total_rows, modality)`` is called after every batch.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigError(f"batch_size: expected an integer >= 1, got {batch_size!r}")
+    missing = missing_encoder_methods(encoder)
+    if missing:
+        raise SubjectError(f"encoder {type(encoder).__name__} lacks callable {', '.join(missing)}")
+    n = len(paired_set)
+    d: int | None = None
+    outputs: dict[str, np.ndarray] = {}
+    for modality, method, attr in _MODALITIES:
+        embed = getattr(encoder, method)
+        items = getattr(paired_set, attr)
+        blocks = []
+        for start in range(0, n, batch_size):
+            stop = min(start + batch_size, n)
+            try:
+                out = embed(row_slice(items, start, stop))
+            except Exception as exc:
+                raise EncoderOutputError(f"{modality} encoder ({method}) raised on rows "
+                                         f"{start}:{stop}: {type(exc).__name__}: {exc}") from exc
+            block = _checked_batch(out, modality, start, stop, d)
+            d = block.shape[1]
+            blocks.append(block)
+            if progress is not None:
+                progress(stop, n, modality)
+        outputs[modality] = np.concatenate(blocks, axis=0)
+        _checked_values(outputs[modality], modality)
+    return Embeddings(z_img=outputs["image"], z_txt=outputs["text"])
+
+
+@dataclass(frozen=True)
+class EmbeddingKey:
+    """What determines an embedding pass: subject, set content, perturbation and seed."""
+
+    subject: str
+    paired_set: str
+    perturbation: str = "clean"
+    seed: int = 0
+
+
+def subject_key(subject: Subject) -> str:
+    """The subject's name plus a digest of its identity, to key cached embeddings."""
+    identity = canonical_json_line(subject.identity())
+    return f"{subject.name}:{hashlib.sha256(identity.encode('utf-8')).hexdigest()[:16]}"
+
+
+def embedding_key(subject: Subject, paired_set: PairedSet, perturbation: str = "clean",
+                  seed: int = 0) -> EmbeddingKey:
+    """Cache key for ``subject`` embedding ``paired_set`` after ``perturbation`` at ``seed``."""
+    return EmbeddingKey(subject_key(subject), paired_set.fingerprint(), perturbation, seed)
+
+
+class EmbeddingCache:
+    """Embeddings computed once per key and shared by every gate that asks; failures are kept too.
+
+    ``computations`` counts calls of the compute functions, so tests can prove reuse.
+    """
+
+    def __init__(self) -> None:
+        self._done: dict[EmbeddingKey, Embeddings] = {}
+        self._failed: dict[EmbeddingKey, Exception] = {}
+        self._computations = 0
+
+    @property
+    def computations(self) -> int:
+        """How many times a compute function has been called."""
+        return self._computations
+
+    def __len__(self) -> int:
+        return len(self._done)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._done
+
+    def get_or_compute(self, key: EmbeddingKey, compute: Callable[[], Embeddings]) -> Embeddings:
+        """The cached embeddings for ``key``, computing them on the first request only.
+
+        A compute that raised is not retried: later requests raise EncoderOutputError citing it.
+        """
+        if key in self._done:
+            return self._done[key]
+        if key in self._failed:
+            first = self._failed[key]
+            raise EncoderOutputError(f"embedding {key} already failed in this process: "
+                                     f"{type(first).__name__}: {first}") from first
+        self._computations += 1
+        try:
+            result = compute()
+        except Exception as exc:
+            self._failed[key] = exc
+            raise
+        if not isinstance(result, Embeddings):
+            raise InputError(f"embedding {key}: compute returned {type(result).__name__}; "
+                             f"expected Embeddings")
+        self._done[key] = result
+        return result
