@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from mmgate.errors import InputError
+from mmgate.panel.blocks import capped_rows
 from mmgate.panel.validate import (block_rows, config_int, embedding_matrix, embedding_pair, positive_real,
                                    row_norms, unit_rows)
 
@@ -81,13 +82,28 @@ def alignment(z_img: object, z_txt: object) -> float:
     return float(np.einsum("ij,ij->", diff, diff) / ui.shape[0])
 
 
+def _block_log_sum(u: np.ndarray, start: int, stop: int, t: float) -> float:
+    """log sum over j != i of exp(-t ||u_i - u_j||^2) for the rows i in [start, stop), in float64 and
+    in place: one (rows, N) array, freed on return."""
+    exponent = (u[start:stop] @ u.T).astype(np.float64, copy=False)
+    exponent *= 2.0 * t
+    exponent -= 2.0 * t
+    np.minimum(exponent, 0.0, out=exponent)
+    own = np.arange(start, stop)
+    exponent[own - start, own] = -np.inf
+    top = exponent.max()
+    exponent -= top
+    return float(top + np.log(np.exp(exponent, out=exponent).sum()))
+
+
 def uniformity(z: object, t: float = 2.0, sample: int | None = None, seed: int = 0,
                block_size: int | None = None) -> float:
     """Wang & Isola uniformity: log mean over pairs i < j of exp(-t ||u_i - u_j||^2) on the unit
     rows; more negative = more uniform on the sphere, 0 = collapsed.
 
     Exact over all pairs by default, computed from blocks of the Gram matrix (O(N^2 d) time,
-    O(block x N) memory, a log-sum-exp in float64). ``sample`` rows drawn without replacement
+    O(block x N) memory with the block capped at the panel's block budget whatever ``block_size``,
+    a log-sum-exp in float64, exponentials in place). ``sample`` rows drawn without replacement
     (seeded) replace the full set when given and smaller than N."""
     t = positive_real(t, "t")
     arr = embedding_matrix(z, "z")
@@ -98,16 +114,6 @@ def uniformity(z: object, t: float = 2.0, sample: int | None = None, seed: int =
             arr = arr[np.sort(rng.choice(arr.shape[0], size=size, replace=False))]
     u = unit_rows(arr, "z")
     n = u.shape[0]
-    block = block_rows(block_size, n, u.dtype.itemsize, u.shape[1])
-    logs = []
-    for start in range(0, n, block):
-        stop = min(n, start + block)
-        exponent = (u[start:stop] @ u.T).astype(np.float64)
-        exponent *= 2.0 * t
-        exponent -= 2.0 * t
-        np.minimum(exponent, 0.0, out=exponent)
-        own = np.arange(start, stop)
-        exponent[own - start, own] = -np.inf
-        top = exponent.max()
-        logs.append(top + np.log(np.exp(exponent - top).sum()))
+    block = capped_rows(block_rows(block_size, n, u.dtype.itemsize, u.shape[1]), n, u.dtype.itemsize + 8)
+    logs = [_block_log_sum(u, start, min(n, start + block), t) for start in range(0, n, block)]
     return float(np.logaddexp.reduce(np.asarray(logs)) - np.log(n * (n - 1.0)))

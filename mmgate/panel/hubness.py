@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mmgate.panel.blocks import capped_rows
 from mmgate.panel.validate import block_rows, neighbour_count, unit_pair
 
 
@@ -30,15 +31,26 @@ def gini(values: np.ndarray) -> float:
     return float(np.sum((2.0 * ranks - n - 1.0) * x) / (n * total))
 
 
-def occurrence_counts(queries: np.ndarray, targets: np.ndarray, k: int, block: int) -> tuple[np.ndarray, np.ndarray]:
-    """Top-1 counts and k-occurrence counts of each target (unit rows), blockwise over queries."""
+def _block_neighbours(queries: np.ndarray, targets: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top-1 target and top-k targets of each query in one block; its scores and partition indices are
+    freed on return, so blocks never overlap in memory."""
     n = targets.shape[0]
+    scores = queries @ targets.T
+    return scores.argmax(axis=1), np.argpartition(scores, n - k, axis=1)[:, n - k:].copy()
+
+
+def occurrence_counts(queries: np.ndarray, targets: np.ndarray, k: int, block: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top-1 counts and k-occurrence counts of each target (unit rows), over blocks of at most
+    ``block`` queries, capped so one block's scores and partition indices fit the panel's block
+    budget (``blocks.BLOCK_BYTES``): O(budget + N) memory whatever ``block``, the same counts."""
+    n = targets.shape[0]
+    cell = np.result_type(queries, targets).itemsize + np.dtype(np.intp).itemsize
+    rows = capped_rows(block, n, cell)
     top1 = np.zeros(n, dtype=np.int64)
     k_occ = np.zeros(n, dtype=np.int64)
-    for start in range(0, queries.shape[0], block):
-        scores = queries[start:start + block] @ targets.T
-        top1 += np.bincount(scores.argmax(axis=1), minlength=n)
-        top_k = np.argpartition(scores, n - k, axis=1)[:, n - k:]
+    for start in range(0, queries.shape[0], rows):
+        top, top_k = _block_neighbours(queries[start:start + rows], targets, k)
+        top1 += np.bincount(top, minlength=n)
         k_occ += np.bincount(top_k.ravel(), minlength=n)
     return top1, k_occ
 

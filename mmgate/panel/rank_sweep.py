@@ -1,15 +1,21 @@
 """Blocked rank counting: one matrix product per block of image rows gives both retrieval directions.
 
-For a block S = Zi[rows] @ Zt.T and the true-pair scores d, the image->text rank of row i is
-#{j != i : S[i, j] > d[i] + tol} and the text->image rank of column j accumulates
-#{i != j : S[i, j] > d[j] + tol}; other scores within tol of the true score are counted as ties.
-Top-1 is the true match whenever its rank is 0 (ties resolved in its favour, as in the rank), else
-the argmax of the computed scores. ``tol`` (see ``score_tolerance``) absorbs rounding: BLAS rounds
-the same dot product differently in calls of different shapes (measured: a few float32 ulps), so
-without it duplicates and collapsed embeddings would be ordered by rounding noise and results would
-depend on the block size. The self entries of S are overwritten with d, so the true match never
-counts against itself. Each block is swept in sub-chunks of about 1 MB (cache resident) by a few
-threads; memory is O(block x N) and results depend on neither the block size nor the thread count.
+Each query is measured against a reference score r: the true pair's score d (row-paired data), or
+with group labels the best score of a relevant candidate (one sharing the query's group; the true
+pair is always among them). For a block S = Zi[rows] @ Zt.T, the image->text rank of row i is
+#{j irrelevant to i : S[i, j] > r_i2t[i] + tol} and the text->image rank of column j accumulates
+#{i irrelevant to j : S[i, j] > r_t2i[j] + tol}; irrelevant scores within tol of r are counted as
+ties. Relevant entries of S are overwritten with -inf, so they never count for or against their
+query. Top-1 is the reference candidate (the true match, or the best relevant one) whenever the
+rank is 0 (ties resolved in its favour, as in the rank), else the argmax of the computed scores.
+``tol`` (see ``score_tolerance``) absorbs rounding: BLAS rounds the same dot product differently in
+calls of different shapes (measured: a few float32 ulps), so without it duplicates and collapsed
+embeddings would be ordered by rounding noise and results would depend on the block size. The
+reference scores come before the sweep: d from one einsum, and with groups the best of d and the
+group mates' scores, from a product per group in chunks of a fixed size (never N x N, and
+independent of the block size). Each block is swept in sub-chunks of about 1 MB (cache resident)
+by a few threads; memory is O(block x N) and results depend on neither the block size nor the
+thread count.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ _CHUNK_BYTES = 1 << 20    # scores handled per sub-chunk: stays in a per-core ca
 _MAX_THREADS = 8
 _THREAD_MIN = 1 << 21     # scores per block below which one thread does the counting
 _SPARSE = 8               # below 1/8 of rows (columns) needing the strict pass, it runs on those only
+_MATE_SCORES = 1 << 20    # scores per product of group mates when finding the best relevant score
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,26 @@ class SweepResult:
     t2i_top1: np.ndarray
     i2t_ties: np.ndarray
     t2i_ties: np.ndarray
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Per query and direction: the reference score its irrelevant candidates are compared with,
+    and the candidate reported as top-1 when none of them scores above it (shape (N,) each)."""
+
+    i2t_score: np.ndarray
+    i2t_match: np.ndarray
+    t2i_score: np.ndarray
+    t2i_match: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Bands:
+    """Tie band (low, high) around every reference score, per direction, and the targets."""
+
+    i2t: tuple[np.ndarray, np.ndarray]
+    t2i: tuple[np.ndarray, np.ndarray]
+    targets: Targets
 
 
 def score_tolerance(dim: int, dtype: np.dtype) -> float:
@@ -72,30 +99,28 @@ class _Sweeper:
         self.best = np.full(n, -np.inf, dtype=dtype)
         self.best_row = np.zeros(n, dtype=np.int64)
 
-    def run(self, scores: np.ndarray, first_row: int, band: tuple[np.ndarray, np.ndarray],
-            out: SweepResult) -> None:
-        """Sweep rows ``first_row + [0, len(scores))`` in cache-sized sub-chunks; ``band`` holds the
-        (low, high) tie limits around every true score."""
+    def run(self, scores: np.ndarray, first_row: int, bands: _Bands, out: SweepResult) -> None:
+        """Sweep rows ``first_row + [0, len(scores))`` (relevant entries already -inf) in
+        cache-sized sub-chunks."""
         step = self.flags.shape[0]
         for offset in range(0, scores.shape[0], step):
-            self._chunk(scores[offset:offset + step], first_row + offset, band, out)
+            self._chunk(scores[offset:offset + step], first_row + offset, bands, out)
 
-    def _chunk(self, scores: np.ndarray, first_row: int, band: tuple[np.ndarray, np.ndarray],
-               out: SweepResult) -> None:
-        self._image_queries(scores, first_row, band, out)
-        self._text_queries(scores, first_row, band)
+    def _chunk(self, scores: np.ndarray, first_row: int, bands: _Bands, out: SweepResult) -> None:
+        self._image_queries(scores, first_row, bands.i2t, bands.targets.i2t_match, out)
+        self._text_queries(scores, first_row, bands.t2i)
 
     def _image_queries(self, scores: np.ndarray, first_row: int, band: tuple[np.ndarray, np.ndarray],
-                       out: SweepResult) -> None:
+                       match: np.ndarray, out: SweepResult) -> None:
         """Rows of the chunk: rank, ties and top-1 of these image queries. The strict pass runs only
-        on rows where some other score reaches the band (all rows when many do)."""
+        on rows where some irrelevant score reaches the band (all rows when many do)."""
         m, n = scores.shape
         rows = slice(first_row, first_row + m)
         low, high = band
         flags = self.flags[:m]
         np.greater_equal(scores, low[rows, None], out=flags[:, :n])
         at_least = _row_counts(flags)
-        contested = np.flatnonzero(at_least > 1)
+        contested = np.flatnonzero(at_least)
         above = np.zeros(m, dtype=np.int64)
         if contested.size * _SPARSE > m:
             np.greater(scores, high[rows, None], out=flags[:, :n])
@@ -105,8 +130,8 @@ class _Sweeper:
             np.greater(scores[contested], high[first_row + contested, None], out=subset[:, :n])
             above[contested] = _row_counts(subset)
         out.i2t[rows] = above
-        out.i2t_ties[rows] = at_least - above - 1
-        top1 = np.arange(first_row, first_row + m)
+        out.i2t_ties[rows] = at_least - above
+        top1 = match[rows].copy()
         beaten = np.flatnonzero(above)
         if beaten.size:
             top1[beaten] = np.argmax(scores[beaten], axis=1)
@@ -122,7 +147,6 @@ class _Sweeper:
         np.greater_equal(scores, low, out=flags[:, :n])
         at_least = _column_counts(flags)[:n].astype(np.int64)
         self.at_least += at_least
-        at_least[first_row:first_row + m] -= 1
         contested = np.flatnonzero(at_least)
         if contested.size * _SPARSE > n:
             np.greater(scores, high, out=flags[:, :n])
@@ -147,7 +171,7 @@ class _Sweeper:
             self.best_row[cols] = first_row + argmax(better)
 
 
-def _merge(sweeps: list[_Sweeper], out: SweepResult) -> None:
+def _merge(sweeps: list[_Sweeper], match: np.ndarray, out: SweepResult) -> None:
     """Fold the per-thread column accumulators: sums, and the highest score (lowest row on equality)."""
     best = np.full_like(sweeps[0].best, -np.inf)
     best_row = np.zeros_like(sweeps[0].best_row)
@@ -157,8 +181,7 @@ def _merge(sweeps: list[_Sweeper], out: SweepResult) -> None:
         take = (sweep.best > best) | ((sweep.best == best) & (sweep.best_row < best_row))
         best = np.where(take, sweep.best, best)
         best_row = np.where(take, sweep.best_row, best_row)
-    out.t2i_ties[...] -= 1
-    out.t2i_top1[...] = np.where(out.t2i > 0, best_row, np.arange(best_row.shape[0]))
+    out.t2i_top1[...] = np.where(out.t2i > 0, best_row, match)
 
 
 def _thread_count(rows: int, n: int, chunk_rows: int) -> int:
@@ -169,31 +192,92 @@ def _thread_count(rows: int, n: int, chunk_rows: int) -> int:
     return max(1, min(os.cpu_count() or 1, _MAX_THREADS, -(-rows // chunk_rows)))
 
 
-def sweep_ranks(zi: np.ndarray, zt: np.ndarray, block: int) -> SweepResult:
-    """Ranks, ties and top-1 of both directions for unit rows ``zi``, ``zt`` (same dtype and shape)."""
+def _group_runs(groups: np.ndarray) -> list[np.ndarray]:
+    """Row indices (ascending) of every group with two or more rows (singletons need no product)."""
+    order = np.argsort(groups, kind="stable")
+    cuts = np.flatnonzero(np.diff(groups[order])) + 1
+    starts, stops = np.r_[0, cuts], np.r_[cuts, order.size]
+    shared = stops - starts > 1
+    return [order[a:b] for a, b in zip(starts[shared], stops[shared])]
+
+
+def _raise(score: np.ndarray, match: np.ndarray, queries: np.ndarray, best: np.ndarray,
+           candidates: np.ndarray) -> None:
+    """Set the reference of ``queries`` to ``best`` where strictly higher (earlier holders keep ties)."""
+    higher = np.flatnonzero(best > score[queries])
+    score[queries[higher]] = best[higher]
+    match[queries[higher]] = candidates[higher]
+
+
+def _raise_to_mates(zi: np.ndarray, zt: np.ndarray, diag: np.ndarray, members: np.ndarray,
+                    targets: Targets) -> None:
+    """Raise each member's references to its best group mate's score where strictly higher (the
+    true pair, then the lowest index, wins equal scores), from products of a fixed size."""
+    m = members.size
+    mates = zt[members]
+    step = max(1, _MATE_SCORES // m)
+    for start in range(0, m, step):
+        rows = members[start:start + step]
+        local = np.arange(rows.size)
+        scores = zi[rows] @ mates.T
+        scores[local, start + local] = diag[rows]
+        best = scores.argmax(axis=1)
+        _raise(targets.i2t_score, targets.i2t_match, rows, scores[local, best], members[best])
+        best = scores.argmax(axis=0)
+        _raise(targets.t2i_score, targets.t2i_match, members, scores[best, np.arange(m)], rows[best])
+
+
+def reference_targets(zi: np.ndarray, zt: np.ndarray, groups: np.ndarray | None) -> Targets:
+    """Reference score and top-1 candidate per query: the true pair's (einsum), raised with
+    ``groups`` to the best score of a group mate in either direction."""
     n = zi.shape[0]
     diag = np.einsum("ij,ij->i", zi, zt)
-    tol = score_tolerance(zi.shape[1], zi.dtype)
-    band = (diag - zi.dtype.type(tol), diag + zi.dtype.type(tol))
+    targets = Targets(diag.copy(), np.arange(n), diag.copy(), np.arange(n))
+    for members in ([] if groups is None else _group_runs(groups)):
+        _raise_to_mates(zi, zt, diag, members, targets)
+    return targets
+
+
+def _mask_relevant(scores: np.ndarray, start: int, groups: np.ndarray | None,
+                   mask: np.ndarray | None) -> None:
+    """Set the entries of a block (rows ``start + [0, len(scores))``) whose image and text are
+    relevant to each other to -inf: the true pairs, or every pair within a group."""
+    rows = scores.shape[0]
+    if groups is None:
+        own = np.arange(start, start + rows)
+        scores[own - start, own] = -np.inf
+        return
+    np.equal(groups[start:start + rows, None], groups, out=mask[:rows])
+    np.putmask(scores, mask[:rows], -np.inf)
+
+
+def sweep_ranks(zi: np.ndarray, zt: np.ndarray, block: int, groups: np.ndarray | None = None) -> SweepResult:
+    """Ranks, ties and top-1 of both directions for unit rows ``zi``, ``zt`` (same dtype and shape);
+    with ``groups`` (int64, shape (N,)) every candidate sharing the query's group is relevant."""
+    n = zi.shape[0]
+    targets = reference_targets(zi, zt, groups)
+    tol = zi.dtype.type(score_tolerance(zi.shape[1], zi.dtype))
+    bands = _Bands((targets.i2t_score - tol, targets.i2t_score + tol),
+                   (targets.t2i_score - tol, targets.t2i_score + tol), targets)
     out = SweepResult(*(np.zeros(n, dtype=np.int64) for _ in range(6)))
     chunk_rows = int(min(_LANE_MAX, block, max(1, _CHUNK_BYTES // (n * zi.dtype.itemsize))))
     threads = _thread_count(block, n, chunk_rows)
     sweeps = [_Sweeper(n, chunk_rows, zi.dtype) for _ in range(threads)]
     scores = np.empty((block, n), dtype=zi.dtype)
+    mask = None if groups is None else np.empty((block, n), dtype=bool)
     with ThreadPoolExecutor(max_workers=threads) if threads > 1 else nullcontext() as pool:
         for start in range(0, n, block):
             stop = min(n, start + block)
             s = scores[:stop - start]
             np.matmul(zi[start:stop], zt.T, out=s)
-            own = np.arange(start, stop)
-            s[own - start, own] = diag[start:stop]
+            _mask_relevant(s, start, groups, mask)
             if pool is None:
-                sweeps[0].run(s, start, band, out)
+                sweeps[0].run(s, start, bands, out)
                 continue
             bounds = np.linspace(0, stop - start, threads + 1).astype(int)
-            jobs = [pool.submit(sweep.run, s[a:b], start + a, band, out)
+            jobs = [pool.submit(sweep.run, s[a:b], start + a, bands, out)
                     for sweep, a, b in zip(sweeps, bounds[:-1], bounds[1:]) if b > a]
             for job in jobs:
                 job.result()
-    _merge(sweeps, out)
+    _merge(sweeps, targets.t2i_match, out)
     return out

@@ -8,6 +8,15 @@ ties and do not worsen the rank, and top-1 is the true match whenever its rank i
 resolved in favour of the true match: a fully collapsed space gets rank 0 (recall 1) everywhere and
 shows only in its tie counts (N - 1 per query) and the geometry metrics, so gates should read ties
 beside recall.
+
+Ground truth beyond one-to-one: with ``groups`` (an integer label per row), every candidate that
+shares the query's group is relevant (COCO: the five captions of an image; a class-labelled canary:
+its class). A query's rank is then the number of irrelevant candidates scoring above its best
+relevant candidate by more than tol; relevant candidates never count against it, and irrelevant
+ones within tol of that best score are ties, as above. Recall@K thus counts a hit when any relevant
+candidate ranks within K (the CLIP_benchmark convention), and top-1 is the best relevant candidate
+(the true pair among equals) whenever the rank is 0. Labels that are all distinct give exactly the
+results of no labels.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mmgate.panel.groups import group_labels
 from mmgate.panel.rank_sweep import sweep_ranks
 from mmgate.panel.validate import block_rows, cutoffs, embedding_pair, shared_unit_rows
 
@@ -28,7 +38,9 @@ class RetrievalRanks:
     ``i2t[i]``: rank of text i among all texts for image i; ``t2i[j]``: rank of image j among all
     images for text j; ``*_top1``: index of the best-scoring candidate (the true match when its rank
     is 0); ``*_ties``: number of other candidates scoring within the rounding tolerance of the true
-    pair's score (see the module docstring)."""
+    pair's score (see the module docstring). With ``groups`` (the validated labels the ranks were
+    computed with, kept so consumers can tell relevant top-1s and resample by group), "true match"
+    reads "best relevant candidate" and only irrelevant candidates are ranked or tied."""
 
     i2t: np.ndarray
     t2i: np.ndarray
@@ -36,6 +48,7 @@ class RetrievalRanks:
     t2i_top1: np.ndarray
     i2t_ties: np.ndarray
     t2i_ties: np.ndarray
+    groups: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -43,22 +56,30 @@ class RetrievalRanks:
         return int(self.i2t.shape[0])
 
 
-def _ranks(zi: np.ndarray, zt: np.ndarray, block_size: int | None) -> RetrievalRanks:
-    """Ranks of an already validated pair."""
+def _ranks(zi: np.ndarray, zt: np.ndarray, block_size: int | None, groups: np.ndarray | None) -> RetrievalRanks:
+    """Ranks of an already validated pair (and validated labels, or None)."""
     ui, ut = shared_unit_rows(zi, zt)
-    sweep = sweep_ranks(ui, ut, block_rows(block_size, ui.shape[0], ui.dtype.itemsize, ui.shape[1]))
+    sweep = sweep_ranks(ui, ut, block_rows(block_size, ui.shape[0], ui.dtype.itemsize, ui.shape[1]), groups)
     arrays = [getattr(sweep, name) for name in ("i2t", "t2i", "i2t_top1", "t2i_top1", "i2t_ties", "t2i_ties")]
-    for arr in arrays:
+    for arr in arrays + ([] if groups is None else [groups]):
         arr.setflags(write=False)
-    return RetrievalRanks(*arrays)
+    return RetrievalRanks(*arrays, groups=groups)
 
 
-def retrieval_ranks(z_img: object, z_txt: object, block_size: int | None = None) -> RetrievalRanks:
-    """Ranks, ties and top-1 of both directions from one blocked pass of cosine scores.
+def _labels(groups: object, n: int) -> np.ndarray | None:
+    """Validated group labels, or None for row-paired ground truth."""
+    return None if groups is None else group_labels(groups, n)
+
+
+def retrieval_ranks(z_img: object, z_txt: object, block_size: int | None = None,
+                    groups: object = None) -> RetrievalRanks:
+    """Ranks, ties and top-1 of both directions from one blocked pass of cosine scores; with
+    ``groups`` (one integer label per row) every row of the query's group is a relevant answer.
 
     Memory is O(block_size x N); the default block holds 4 to 32 MB of scores (more for larger d).
     Results do not depend on ``block_size``."""
-    return _ranks(*embedding_pair(z_img, z_txt), block_size)
+    zi, zt = embedding_pair(z_img, z_txt)
+    return _ranks(zi, zt, block_size, _labels(groups, zi.shape[0]))
 
 
 def metrics_from_ranks(ranks: RetrievalRanks, ks: int | Iterable[int] = (1, 5, 10)) -> dict[str, float]:
@@ -76,10 +97,10 @@ def metrics_from_ranks(ranks: RetrievalRanks, ks: int | Iterable[int] = (1, 5, 1
 
 
 def retrieval_metrics(z_img: object, z_txt: object, ks: int | Iterable[int] = (1, 5, 10),
-                      block_size: int | None = None) -> dict[str, float]:
+                      block_size: int | None = None, groups: object = None) -> dict[str, float]:
     """Keys ``i2t_recall@K``, ``t2i_recall@K``, ``i2t_mrr``, ``t2i_mrr``, ``symmetry_gap@K``
-    (= i2t minus t2i) for cosine retrieval of row-paired embeddings; k > N raises InputError
-    before any score is computed."""
+    (= i2t minus t2i) for cosine retrieval of row-paired embeddings, or of rows relevant by shared
+    ``groups`` label; k > N and bad labels raise InputError before any score is computed."""
     zi, zt = embedding_pair(z_img, z_txt)
     checked = cutoffs(ks, zi.shape[0])
-    return metrics_from_ranks(_ranks(zi, zt, block_size), checked)
+    return metrics_from_ranks(_ranks(zi, zt, block_size, _labels(groups, zi.shape[0])), checked)

@@ -1,4 +1,5 @@
-"""Geometry metrics against pairwise loops and full matrices, hand-made cases and properties."""
+"""Geometry metrics against pairwise loops and full matrices, hand-made cases, properties and a
+memory bound (no metric builds an N x N array)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mmgate.errors import ConfigError, InputError
+from mmgate.panel import blocks
 from mmgate.panel.geometry import (alignment, coordinate_variance, cross_mean_cosine, mean_cosine, modality_gap,
                                    norm_divergence, norm_stats, uniformity)
+from tests.panel.memory import half_a_score_matrix, peak_traced_bytes
 
 
 def _cloud(seed: int, n: int = 30, d: int = 5, offset: float = 0.0) -> np.ndarray:
@@ -119,6 +122,27 @@ def test_uniformity_is_independent_of_the_block_size_and_float32_close():
     for block in (1, 3, 40):
         assert uniformity(z, block_size=block) == pytest.approx(exact, rel=1e-12)
     assert uniformity(z.astype(np.float32)) == pytest.approx(exact, rel=1e-5)
+
+
+@pytest.mark.parametrize("budget", [1, 40 * 16 * 4])
+def test_uniformity_caps_any_block_at_the_budget_with_the_same_value(monkeypatch, budget):
+    z = _cloud(11, n=40, d=6)
+    exact = uniformity(z)
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", budget)
+    for block in (1, 3, 40):
+        assert uniformity(z, block_size=block) == pytest.approx(exact, rel=1e-12)
+
+
+@pytest.mark.parametrize("metric", [
+    mean_cosine, coordinate_variance, norm_stats, lambda z: uniformity(z, block_size=z.shape[0]),
+    lambda z: cross_mean_cosine(z, z[::-1]), lambda z: norm_divergence(z, 2.0 * z),
+    lambda z: modality_gap(z, z[::-1]), lambda z: alignment(z, z[::-1]),
+])
+def test_geometry_never_builds_an_n_by_n_array(metric):
+    """N=6000, d=32: O(N d) passes (or budget-capped blocks) peak far below an N x N float32 matrix."""
+    n = 6000
+    z = _cloud(17, n=n, d=32, offset=0.2).astype(np.float32)
+    assert peak_traced_bytes(lambda: metric(z)) < half_a_score_matrix(n)
 
 
 def test_uniformity_subsample_is_seeded():

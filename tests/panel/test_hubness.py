@@ -1,5 +1,5 @@
 """Hubness: Gini against the O(n^2) pairwise formula, k-occurrence against an argsort reference,
-each measure against its definition, a planted hub, and block-size independence."""
+each measure against its definition, a planted hub, block-size independence and a memory bound."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mmgate.errors import InputError
+from mmgate.panel import blocks
 from mmgate.panel.hubness import gini, hubness, occurrence_counts, occurrence_summary
+from tests.panel.memory import half_a_score_matrix, peak_traced_bytes
 
 MEASURES = ("top1_concentration", "top1_max_share", "skewness", "gini", "robin_hood", "hub_share",
             "hub_occurrence", "antihub_share")
@@ -46,6 +48,35 @@ def test_occurrence_counts_match_an_argsort_reference():
         top1, k_occ = occurrence_counts(q, t, k, block=7)
         np.testing.assert_array_equal(top1, np.bincount(order[:, 0], minlength=50))
         np.testing.assert_array_equal(k_occ, np.bincount(order[:, :k].ravel(), minlength=50))
+
+
+@pytest.mark.parametrize("budget", [1, 50 * 16 * 3, blocks.BLOCK_BYTES])
+def test_occurrence_counts_are_the_unblocked_counts_for_every_block_and_budget(monkeypatch, budget):
+    """Whatever block the caller asks for (1 row up to all of them) and however small the budget
+    (down to one row per block), the counts are those of the whole score matrix at once."""
+    rng = np.random.default_rng(7)
+    q, t = _unit(rng.standard_normal((50, 6))), _unit(rng.standard_normal((50, 6)))
+    scores = q @ t.T
+    full_top1 = np.bincount(scores.argmax(axis=1), minlength=50)
+    full_k_occ = np.bincount(np.argpartition(scores, 50 - 4, axis=1)[:, 50 - 4:].ravel(), minlength=50)
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", budget)
+    for block in (1, 7, 50, 10_000):
+        top1, k_occ = occurrence_counts(q, t, 4, block)
+        np.testing.assert_array_equal(top1, full_top1)
+        np.testing.assert_array_equal(k_occ, full_k_occ)
+
+
+def test_a_whole_matrix_block_never_builds_an_n_by_n_array():
+    """The plot snapshot passes block = N; the budget caps it, so N=6000 peaks far below one N x N
+    float32 score matrix (144 MB; with argpartition's indices a whole block would be 432 MB)."""
+    n, k = 6000, 10
+    rng = np.random.default_rng(8)
+    q = _unit(rng.standard_normal((n, 32))).astype(np.float32)
+    t = _unit(rng.standard_normal((n, 32))).astype(np.float32)
+    result: list[tuple[np.ndarray, np.ndarray]] = []
+    assert peak_traced_bytes(lambda: result.append(occurrence_counts(q, t, k, n))) < half_a_score_matrix(n)
+    top1, k_occ = result[0]
+    assert top1.sum() == n and k_occ.sum() == n * k
 
 
 def test_summary_measures_follow_their_definitions():

@@ -1,5 +1,6 @@
 """Probes: binned MI against a loop reference, its permutation null (noise gives excess near 0,
-encoded labels a large excess), and the ridge CCA proxy against a QR-based reference."""
+encoded labels a large excess), the ridge CCA proxy against a QR-based reference, and the shared-
+whitening permutation null against the former per-pairing formula."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import pytest
 
 from mmgate.errors import ConfigError, InputError
 from mmgate.panel import probes
-from mmgate.panel.probes import MIProbe, cca_proxy, mi_proxy, quantile_bins
+from mmgate.panel.probes import MIProbe, cca_proxies, cca_proxy, mi_proxy, quantile_bins
+from tests.panel.memory import half_a_score_matrix, peak_traced_bytes
 
 N = 402  # N - 1 is prime: no quantile edge falls exactly on a sample, so sign flips cannot move one
 
@@ -164,3 +166,85 @@ def test_cca_proxy_rejects_topk_above_the_smaller_dimension_and_bad_ridge():
         cca_proxy(x, y, topk=2, ridge=0.0)
     with pytest.raises(InputError, match="shape mismatch"):
         cca_proxy(x, y[:40], topk=2)
+
+
+def _former_inverse_sqrt(cov: np.ndarray, ridge: float) -> np.ndarray:
+    lam, vectors = np.linalg.eigh(cov)
+    shift = ridge * max(float(np.trace(cov)) / cov.shape[0], np.finfo(np.float64).tiny)
+    return (vectors / np.sqrt(np.clip(lam, 0.0, None) + shift)) @ vectors.T
+
+
+def _former_cca_proxy(zi: np.ndarray, zt: np.ndarray, topk: int, ridge: float = 1e-3) -> float:
+    """The former formula, a slow reference: two d x d inverse square roots and a d x d SVD per call."""
+    x = zi / np.linalg.norm(zi, axis=1, keepdims=True)
+    y = zt / np.linalg.norm(zt, axis=1, keepdims=True)
+    x, y = x - x.mean(axis=0), y - y.mean(axis=0)
+    n = x.shape[0]
+    cross = _former_inverse_sqrt(x.T @ x / n, ridge) @ (x.T @ y / n) @ _former_inverse_sqrt(y.T @ y / n, ridge)
+    return float(np.mean(np.linalg.svd(cross, compute_uv=False)[:topk]))
+
+
+def _related(seed: int, n: int, dx: int, dy: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    zi = rng.standard_normal((n, dx)) * rng.uniform(0.2, 3.0, dx) + 0.3
+    shared = min(dx, dy) // 2
+    zt = np.hstack([zi[:, :shared], rng.standard_normal((n, dy - shared))]) + 0.5 * rng.standard_normal((n, dy))
+    return zi, zt
+
+
+@pytest.mark.parametrize(("n", "dx", "dy", "topk", "ridge"), [
+    (60, 8, 5, 3, 1e-3), (500, 64, 48, 10, 1e-3), (300, 6, 5, 5, 1e-10),  # N > d: d x d Gram side
+    (20, 30, 25, 10, 1e-3), (41, 40, 39, 10, 1e-2), (40, 40, 40, 10, 1e-3),  # N <= d: N x N Gram side
+    (6, 10, 12, 8, 1e-3),  # topk beyond the rank N - 1: exact zeros
+])
+def test_cca_proxies_match_the_former_per_pairing_formula(n, dx, dy, topk, ridge):
+    """Whitening once per modality changes no value beyond rounding: tolerance 1e-12 absolute
+    (measured: 3e-14 where the former SVD returns rounding noise for exact zeros, 1e-15 elsewhere)."""
+    zi, zt = _related(n + dx, n, dx, dy)
+    rng = np.random.default_rng(n)
+    orders = [np.arange(n)] + [rng.permutation(n) for _ in range(5)]
+    expected = [_former_cca_proxy(zi, zt[order], topk, ridge) for order in orders]
+    np.testing.assert_allclose(cca_proxies(zi, zt, orders, topk=topk, ridge=ridge), expected, rtol=0, atol=1e-12)
+
+
+def test_cca_proxy_is_the_identity_order_and_a_permuted_order_is_a_permuted_input():
+    zi, zt = _related(20, 80, 7, 9)
+    order = np.random.default_rng(20).permutation(80)
+    values = cca_proxies(zi, zt, iter([np.arange(80), order]), topk=4)
+    assert values[0] == cca_proxy(zi, zt, topk=4)
+    assert values[1] == pytest.approx(cca_proxy(zi, zt[order], topk=4), abs=1e-14)
+    assert values.shape == (2,) and values.dtype == np.float64
+    assert cca_proxies(zi, zt, [], topk=4).shape == (0,)
+
+
+def test_the_cross_product_gives_the_same_values_for_any_row_block(monkeypatch):
+    zi, zt = _related(21, 120, 10, 6)
+    orders = [np.random.default_rng(s).permutation(120) for s in range(3)]
+    whole = cca_proxies(zi, zt, orders, topk=5)
+    monkeypatch.setattr(probes, "_CROSS_BLOCK_BYTES", 1)
+    np.testing.assert_allclose(cca_proxies(zi, zt, orders, topk=5), whole, rtol=0, atol=1e-14)
+
+
+def test_the_cca_null_never_builds_an_n_by_n_array():
+    n = 6000
+    zi, zt = _related(22, n, 32, 24)
+    orders = [np.arange(n), np.random.default_rng(22).permutation(n)]
+    assert peak_traced_bytes(lambda: cca_proxies(zi, zt, orders, topk=10)) < half_a_score_matrix(n)
+
+
+@pytest.mark.parametrize("order", [np.arange(49), np.zeros(50, dtype=int), np.arange(50.0), np.arange(50)[None, :],
+                                   np.arange(1, 51)])
+def test_orders_that_are_not_permutations_raise_naming_the_order(order):
+    zi, zt = _related(23, 50, 4, 4)
+    with pytest.raises(InputError, match=r"orders must be permutations of the N=50 row indices; order 1 "):
+        cca_proxies(zi, zt, [np.arange(50), order], topk=2)
+
+
+def test_cca_proxies_validate_like_cca_proxy():
+    zi, zt = _related(24, 50, 6, 4)
+    with pytest.raises(InputError, match=r"topk=5 exceeds the smaller embedding dimension"):
+        cca_proxies(zi, zt, [np.arange(50)], topk=5)
+    with pytest.raises(ConfigError, match="ridge must be a finite number > 0"):
+        cca_proxies(zi, zt, [np.arange(50)], topk=2, ridge=-1.0)
+    with pytest.raises(InputError, match="shape mismatch"):
+        cca_proxies(zi, zt[:40], [np.arange(50)], topk=2)

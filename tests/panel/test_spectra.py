@@ -1,5 +1,6 @@
-"""Spectra: effective rank against numpy eig, RankMe against numpy SVD, hand-made spectra and
-properties (rotation invariance, row scaling, low-rank mixing)."""
+"""Spectra: effective rank against numpy eig, RankMe against numpy SVD, hand-made spectra,
+properties (rotation invariance, row scaling, low-rank mixing) and a memory bound (the Gram matrix
+is built on the smaller side, never N x N when N > d)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from mmgate.errors import ConfigError, InputError
 from mmgate.panel.spectra import (covariance_spectrum, effective_rank, principal_scores, rank_divergence, rankme,
                                   spectrum_effective_rank, top_eigen_share)
+from tests.panel.memory import half_a_score_matrix, peak_traced_bytes
 
 
 def _cloud(seed: int, n: int = 60, d: int = 8) -> np.ndarray:
@@ -169,3 +171,12 @@ def test_a_given_spectrum_must_be_finite_real_numbers():
 def test_the_effective_rank_of_embeddings_is_that_of_their_covariance_spectrum():
     z = _cloud(4)
     assert effective_rank(z) == spectrum_effective_rank(covariance_spectrum(z))
+
+
+@pytest.mark.parametrize("metric", [covariance_spectrum, effective_rank, rankme, top_eigen_share,
+                                    lambda z: principal_scores(z, 10), lambda z: rank_divergence(z, z[:, :20])])
+def test_spectra_never_build_an_n_by_n_array(metric):
+    """N=6000, d=32: a d x d second-moment matrix and O(N d) copies, far below an N x N float32 matrix."""
+    n = 6000
+    z = _cloud(6, n=n, d=32).astype(np.float32)
+    assert peak_traced_bytes(lambda: metric(z)) < half_a_score_matrix(n)
