@@ -115,4 +115,5 @@ def replaced(paired_set: PairedSet, *, images: Any = None, texts: Any = None) ->
         factors=dict(paired_set.factors),
         confounders=dict(paired_set.confounders),
         name=paired_set.name,
+        groups=paired_set.groups,
     )

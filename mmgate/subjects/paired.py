@@ -1,5 +1,6 @@
 """``PairedSet``: a canary of paired items (row i of the images with row i of the texts), optional
-per-row labels, and a content fingerprint; plus the row access every consumer of a canary uses."""
+per-row labels and relevance groups, and a content fingerprint; plus the row access every consumer
+of a canary uses. ``PairedSet.from_manifest`` reads one from a CSV or JSONL table of image files."""
 
 from __future__ import annotations
 
@@ -12,12 +13,16 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from mmgate.errors import InputError
+from mmgate.subjects.lazy_images import ImageFiles
 
 
 def rows_of(items: Any, indices: Sequence[int] | np.ndarray | range) -> Any:
-    """The rows ``indices`` of an array (fancy indexing) or of any other sequence (as a list)."""
+    """The rows ``indices`` of an array (fancy indexing), of lazy ``ImageFiles`` (still lazy) or of
+    any other sequence (as a list)."""
     if isinstance(items, np.ndarray):
         return items[np.asarray(indices, dtype=np.intp)]
+    if isinstance(items, ImageFiles):
+        return items.take(indices)
     return [items[int(i)] for i in indices]
 
 
@@ -61,6 +66,18 @@ def _labels(field: str, labels: Any, n: int) -> dict[str, np.ndarray]:
     return out
 
 
+def _groups(groups: Any, n: int) -> np.ndarray | None:
+    if groups is None:
+        return None
+    arr = np.asarray(groups)
+    if arr.ndim != 1 or arr.shape[0] != n or not np.issubdtype(arr.dtype, np.integer):
+        raise InputError(f"PairedSet.groups: expected a 1-D integer label array of length {n}, got "
+                         f"dtype {arr.dtype} shape {arr.shape}")
+    copy = arr.astype(np.int64)
+    copy.setflags(write=False)
+    return copy
+
+
 def _frame(tag: bytes, payload: bytes) -> bytes:
     return tag + len(payload).to_bytes(8, "big") + payload
 
@@ -94,6 +111,8 @@ def _item_bytes(item: Any, where: str) -> bytes:
 def _items_bytes(items: Any, where: str) -> bytes:
     if isinstance(items, np.ndarray):
         return _array_bytes(items, where)
+    if isinstance(items, ImageFiles):
+        return _frame(b"Z", items.fingerprint().encode())
     return _item_bytes(list(row_slice(items, 0, len(items))), where)
 
 
@@ -102,7 +121,9 @@ class PairedSet:
     """N paired items (row i of ``images`` goes with row i of ``texts``) plus optional labels.
 
     mmgate only slices ``images``/``texts`` and hands slices to the encoder; ``factors`` and
-    ``confounders`` map a name to an integer label per row.
+    ``confounders`` map a name to an integer label per row. ``groups`` (optional, an integer label
+    per row) widens relevance beyond the pair: a candidate is relevant to a query when they share a
+    group (the five captions of one image, the images of one class).
     """
 
     images: Any
@@ -110,6 +131,7 @@ class PairedSet:
     factors: Mapping[str, np.ndarray] | None = None
     confounders: Mapping[str, np.ndarray] | None = None
     name: str = "canary"
+    groups: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -123,6 +145,19 @@ class PairedSet:
             raise InputError(f"PairedSet: expected at least 2 pairs, got {n_images}")
         object.__setattr__(self, "factors", _labels("factors", self.factors, n_images))
         object.__setattr__(self, "confounders", _labels("confounders", self.confounders, n_images))
+        object.__setattr__(self, "groups", _groups(self.groups, n_images))
+
+    @classmethod
+    def from_manifest(cls, path: str | os.PathLike, image_column: str = "image",
+                      text_column: str = "caption", group_column: str | None = None,
+                      factor_columns: Sequence[str] = (), confounder_columns: Sequence[str] = (),
+                      name: str | None = None) -> PairedSet:
+        """A canary read from a CSV or JSONL table of (image file, caption) rows, images decoded
+        lazily; see ``mmgate.subjects.manifest.read_manifest``."""
+        from mmgate.subjects.manifest import read_manifest
+        return read_manifest(path, image_column=image_column, text_column=text_column,
+                             group_column=group_column, factor_columns=factor_columns,
+                             confounder_columns=confounder_columns, name=name)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -143,10 +178,12 @@ class PairedSet:
             factors={k: v[idx] for k, v in self.factors.items()},
             confounders={k: v[idx] for k, v in self.confounders.items()},
             name=self.name,
+            groups=None if self.groups is None else self.groups[idx],
         )
 
     def fingerprint(self) -> str:
-        """Hex sha256 of the content (items and labels, not the name): a cache key."""
+        """Hex sha256 of the content (items, labels and groups, not the name): a cache key. Lazy
+        ``ImageFiles`` contribute their file bytes, never their decoded pixels."""
         digest = hashlib.sha256()
         digest.update(_frame(b"I", _items_bytes(self.images, f"{self.name}.images")))
         digest.update(_frame(b"T", _items_bytes(self.texts, f"{self.name}.texts")))
@@ -154,4 +191,6 @@ class PairedSet:
             for key in sorted(labels):
                 digest.update(_frame(tag, _frame(b"K", key.encode()) + _array_bytes(
                     labels[key], key)))
+        if self.groups is not None:
+            digest.update(_frame(b"G", _array_bytes(self.groups, "groups")))
         return digest.hexdigest()
