@@ -15,7 +15,8 @@ import numpy as np
 from mmgate.errors import ConfigError
 from mmgate.perturb.base import Operator, replaced
 from mmgate.perturb.data import as_float, finished, image_reason, value_range
-from mmgate.subjects.paired import PairedSet
+from mmgate.perturb.lazy import PerturbedImages
+from mmgate.subjects.paired import LazyRows, PairedSet
 
 CORNERS = ("top_left", "top_right", "bottom_left", "bottom_right")
 BLUR_KINDS = ("gaussian", "box")
@@ -28,7 +29,10 @@ class ImageOperator(Operator):
     NEEDS_CHANNELS = False
 
     def applies_to(self, paired_set: PairedSet) -> str | None:
-        return image_reason(paired_set.images, channels=self.NEEDS_CHANNELS)
+        images = paired_set.images
+        if isinstance(images, LazyRows) and len(images) > 0:
+            return image_reason(np.asarray(images[0])[None], channels=self.NEEDS_CHANNELS)
+        return image_reason(images, channels=self.NEEDS_CHANNELS)
 
     @abstractmethod
     def transform(self, x: np.ndarray, full: float) -> np.ndarray:
@@ -36,6 +40,8 @@ class ImageOperator(Operator):
 
     def _apply(self, paired_set: PairedSet) -> PairedSet:
         images = paired_set.images
+        if isinstance(images, LazyRows):
+            return replaced(paired_set, images=PerturbedImages(images, self, tuple(range(len(images)))))
         out = self.transform(as_float(images), value_range(images))
         return replaced(paired_set, images=finished(out, images))
 

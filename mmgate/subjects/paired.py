@@ -8,20 +8,37 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
 from mmgate.errors import InputError
-from mmgate.subjects.lazy_images import ImageFiles
+
+
+@runtime_checkable
+class LazyRows(Protocol):
+    """Rows produced on access (image files decoded, a perturbation applied): selecting rows stays
+    lazy and the content is fingerprinted without producing every row (``ImageFiles`` is one)."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, key: Any) -> Any: ...
+
+    def take(self, indices: Sequence[int] | np.ndarray) -> LazyRows:
+        """The rows ``indices``, still lazy."""
+        ...
+
+    def fingerprint(self) -> str:
+        """Hex sha256 of the content, computed without holding every row."""
+        ...
 
 
 def rows_of(items: Any, indices: Sequence[int] | np.ndarray | range) -> Any:
-    """The rows ``indices`` of an array (fancy indexing), of lazy ``ImageFiles`` (still lazy) or of
-    any other sequence (as a list)."""
+    """The rows ``indices`` of an array (fancy indexing), of lazy rows (still lazy) or of any other
+    sequence (as a list)."""
     if isinstance(items, np.ndarray):
         return items[np.asarray(indices, dtype=np.intp)]
-    if isinstance(items, ImageFiles):
+    if isinstance(items, LazyRows):
         return items.take(indices)
     return [items[int(i)] for i in indices]
 
@@ -111,7 +128,7 @@ def _item_bytes(item: Any, where: str) -> bytes:
 def _items_bytes(items: Any, where: str) -> bytes:
     if isinstance(items, np.ndarray):
         return _array_bytes(items, where)
-    if isinstance(items, ImageFiles):
+    if isinstance(items, LazyRows):
         return _frame(b"Z", items.fingerprint().encode())
     return _item_bytes(list(row_slice(items, 0, len(items))), where)
 
@@ -183,7 +200,7 @@ class PairedSet:
 
     def fingerprint(self) -> str:
         """Hex sha256 of the content (items, labels and groups, not the name): a cache key. Lazy
-        ``ImageFiles`` contribute their file bytes, never their decoded pixels."""
+        rows (``ImageFiles``: their file bytes) contribute their own fingerprint, never decoded pixels."""
         digest = hashlib.sha256()
         digest.update(_frame(b"I", _items_bytes(self.images, f"{self.name}.images")))
         digest.update(_frame(b"T", _items_bytes(self.texts, f"{self.name}.texts")))
