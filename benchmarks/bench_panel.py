@@ -1,7 +1,7 @@
 """Benchmark of the retrieval panel (a script, not a test): ``python benchmarks/bench_panel.py``.
 
-Measured side by side in one run, best of 3 wall-clock timings each, the two contenders' calls
-alternating so both see the same machine load:
+Measured side by side in one run, best of 5 wall-clock timings each (best/median/worst printed),
+the two contenders' calls alternating so both see the same machine load:
   * panel / bare product: ``retrieval_metrics`` (both directions, MRR, ties, top-1, from raw
     float32 embeddings) over one bare float32 ``Zi @ Zt.T`` (N x N) at N=8192, d=512;
   * speed-up over a naive recall@k (full N x N scores, argsort of every row, both directions) at
@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -56,9 +57,17 @@ print(json.dumps({"base_kb": base, "peak_kb": peak, "hwm_kb": hwm, "seconds": se
 """
 
 
-def best_of_pair(first, second, repeats: int = 3) -> tuple[float, float, object, object]:
-    """Smallest wall-clock time of ``repeats`` alternating calls of each function, and the last results."""
+def spread(name: str, times: list[float]) -> str:
+    """'name best/median/worst s' of one contender's timings."""
+    return f"{name} {min(times):.3f}/{statistics.median(times):.3f}/{max(times):.3f}s"
+
+
+def best_of_pair(first, second, repeats: int = 5, names: tuple[str, str] = ("first", "second")
+                 ) -> tuple[float, float, object, object]:
+    """Smallest wall-clock time of ``repeats`` alternating calls of each function, and the last
+    results; prints the spread (best/median/worst) of both."""
     a, b, first_result, second_result = alternating_times(first, second, repeats)
+    print(f"  spread (best/median/worst of {repeats}): {spread(names[0], a)}; {spread(names[1], b)}")
     return min(a), min(b), first_result, second_result
 
 
@@ -87,7 +96,7 @@ def compare_with_naive(n: int, d: int, noise: float) -> tuple[float, float, floa
     """(panel seconds, naive seconds, speed-up, recall agrees, i2t recall@1) at one size."""
     zi, zt = paired_data(n, d, noise)
     t_panel, t_naive, panel, naive = best_of_pair(lambda: retrieval_metrics(zi, zt, ks=KS),
-                                                  lambda: naive_recall(zi, zt))
+                                                  lambda: naive_recall(zi, zt), names=("panel", "argsort"))
     agree = all(abs(panel[key] - value) <= 2.0 / n for key, value in naive.items())
     return t_panel, t_naive, t_naive / t_panel, agree, panel["i2t_recall@1"]
 
@@ -95,7 +104,8 @@ def compare_with_naive(n: int, d: int, noise: float) -> tuple[float, float, floa
 def panel_over_gemm(n: int, d: int, noise: float) -> tuple[float, float, float, float]:
     """(panel seconds, bare product seconds, ratio, i2t recall@1)."""
     zi, zt = paired_data(n, d, noise)
-    t_gemm, t_panel, _, panel = best_of_pair(lambda: zi @ zt.T, lambda: retrieval_metrics(zi, zt, ks=KS))
+    t_gemm, t_panel, _, panel = best_of_pair(lambda: zi @ zt.T, lambda: retrieval_metrics(zi, zt, ks=KS),
+                                            names=("bare", "panel"))
     return t_panel, t_gemm, t_panel / t_gemm, panel["i2t_recall@1"]
 
 
@@ -120,7 +130,7 @@ def main() -> None:
         ((8192, 512, 5.0), (4096, 48, 1.5), 100_000)
     print(f"machine: {platform.machine()} cpus={os.cpu_count()} load={os.getloadavg()} numpy={np.__version__}"
           f"{' (quick sizes)' if args.quick else ''}")
-    print("data: float32, text = image + noise x N(0, 1); timings: best of 3 alternating wall-clock runs")
+    print("data: float32, text = image + noise x N(0, 1); timings: best of 5 alternating wall-clock runs")
 
     rss = rss_in_subprocess(rss_n, 256)
     print(f"[N={rss_n} d=256 recall@1={rss['recall1']:.2f}] fresh subprocess (run first: Linux copies the "

@@ -17,17 +17,22 @@ ones within tol of that best score are ties, as above. Recall@K thus counts a hi
 candidate ranks within K (the CLIP_benchmark convention), and top-1 is the best relevant candidate
 (the true pair among equals) whenever the rank is 0. Labels that are all distinct give exactly the
 results of no labels.
+
+Backends: numpy (the default for arrays) or torch (``backend="torch"``, chosen automatically for
+tensor inputs or when a ``device`` is named; see ``torch_backend`` for its tie tolerance).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
 from mmgate.panel.groups import group_labels
-from mmgate.panel.rank_sweep import sweep_ranks
+from mmgate.panel.rank_sweep import SweepResult, sweep_ranks
+from mmgate.panel.torch_backend import (device_block_rows, host_array, select_backend, torch_sweep_ranks,
+                                        unit_tensor_pair)
 from mmgate.panel.validate import block_rows, cutoffs, embedding_pair, shared_unit_rows
 
 
@@ -56,30 +61,55 @@ class RetrievalRanks:
         return int(self.i2t.shape[0])
 
 
-def _ranks(zi: np.ndarray, zt: np.ndarray, block_size: int | None, groups: np.ndarray | None) -> RetrievalRanks:
-    """Ranks of an already validated pair (and validated labels, or None)."""
-    ui, ut = shared_unit_rows(zi, zt)
-    sweep = sweep_ranks(ui, ut, block_rows(block_size, ui.shape[0], ui.dtype.itemsize, ui.shape[1]), groups)
+Ranker = Callable[[int | None, np.ndarray | None], RetrievalRanks]
+
+
+def _frozen(sweep: SweepResult, groups: np.ndarray | None) -> RetrievalRanks:
+    """The sweep's arrays (and the labels) made read-only, as RetrievalRanks."""
     arrays = [getattr(sweep, name) for name in ("i2t", "t2i", "i2t_top1", "t2i_top1", "i2t_ties", "t2i_ties")]
     for arr in arrays + ([] if groups is None else [groups]):
         arr.setflags(write=False)
     return RetrievalRanks(*arrays, groups=groups)
 
 
+def _ranks(zi: np.ndarray, zt: np.ndarray, block_size: int | None, groups: np.ndarray | None) -> RetrievalRanks:
+    """Ranks of an already validated pair (and validated labels, or None), on numpy."""
+    ui, ut = shared_unit_rows(zi, zt)
+    return _frozen(sweep_ranks(ui, ut, block_rows(block_size, ui.shape[0], ui.dtype.itemsize, ui.shape[1]), groups),
+                   groups)
+
+
+def _ranker(z_img: object, z_txt: object, backend: str | None, device: str | None) -> tuple[int, Ranker]:
+    """N and a function (block_size, labels) -> ranks of the validated pair on the selected backend;
+    validation (and, on torch, normalisation on the device) happens here, before any product."""
+    if select_backend(backend, device, z_img, z_txt) == "numpy":
+        zi, zt = embedding_pair(host_array(z_img), host_array(z_txt))
+        return zi.shape[0], lambda block_size, groups: _ranks(zi, zt, block_size, groups)
+    ui, ut = unit_tensor_pair(z_img, z_txt, device)
+    n, dim = ui.shape
+
+    def ranks(block_size: int | None, groups: np.ndarray | None) -> RetrievalRanks:
+        block = device_block_rows(block_size, n, ui.element_size(), dim, ui.device.type)
+        return _frozen(torch_sweep_ranks(ui, ut, block, groups), groups)
+
+    return n, ranks
+
+
 def _labels(groups: object, n: int) -> np.ndarray | None:
-    """Validated group labels, or None for row-paired ground truth."""
-    return None if groups is None else group_labels(groups, n)
+    """Validated group labels (host int64, tensors copied over), or None for row-paired ground truth."""
+    return None if groups is None else group_labels(host_array(groups), n)
 
 
-def retrieval_ranks(z_img: object, z_txt: object, block_size: int | None = None,
-                    groups: object = None) -> RetrievalRanks:
+def retrieval_ranks(z_img: object, z_txt: object, block_size: int | None = None, groups: object = None,
+                    backend: str | None = None, device: str | None = None) -> RetrievalRanks:
     """Ranks, ties and top-1 of both directions from one blocked pass of cosine scores; with
     ``groups`` (one integer label per row) every row of the query's group is a relevant answer.
 
-    Memory is O(block_size x N); the default block holds 4 to 32 MB of scores (more for larger d).
-    Results do not depend on ``block_size``."""
-    zi, zt = embedding_pair(z_img, z_txt)
-    return _ranks(zi, zt, block_size, _labels(groups, zi.shape[0]))
+    Memory is O(block_size x N); the default block holds 4 to 32 MB of scores (more for larger d;
+    2 GiB on an accelerator). Results do not depend on ``block_size``. ``backend`` is "numpy",
+    "torch" or None (torch for tensor inputs or a named ``device`` such as "cuda", else numpy)."""
+    n, ranks = _ranker(z_img, z_txt, backend, device)
+    return ranks(block_size, _labels(groups, n))
 
 
 def metrics_from_ranks(ranks: RetrievalRanks, ks: int | Iterable[int] = (1, 5, 10)) -> dict[str, float]:
@@ -97,10 +127,12 @@ def metrics_from_ranks(ranks: RetrievalRanks, ks: int | Iterable[int] = (1, 5, 1
 
 
 def retrieval_metrics(z_img: object, z_txt: object, ks: int | Iterable[int] = (1, 5, 10),
-                      block_size: int | None = None, groups: object = None) -> dict[str, float]:
+                      block_size: int | None = None, groups: object = None,
+                      backend: str | None = None, device: str | None = None) -> dict[str, float]:
     """Keys ``i2t_recall@K``, ``t2i_recall@K``, ``i2t_mrr``, ``t2i_mrr``, ``symmetry_gap@K``
     (= i2t minus t2i) for cosine retrieval of row-paired embeddings, or of rows relevant by shared
-    ``groups`` label; k > N and bad labels raise InputError before any score is computed."""
-    zi, zt = embedding_pair(z_img, z_txt)
-    checked = cutoffs(ks, zi.shape[0])
-    return metrics_from_ranks(_ranks(zi, zt, block_size, _labels(groups, zi.shape[0])), checked)
+    ``groups`` label, on the backend chosen as in ``retrieval_ranks``; k > N and bad labels raise
+    InputError before any score is computed."""
+    n, ranks = _ranker(z_img, z_txt, backend, device)
+    checked = cutoffs(ks, n)
+    return metrics_from_ranks(ranks(block_size, _labels(groups, n)), checked)
