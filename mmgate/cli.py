@@ -1,5 +1,5 @@
 """``python -m mmgate``: subcommands over bundles and artifacts (``verify``, ``calibrate``,
-``timeline``; one line adds another)."""
+``timeline``, ``intervene``; one line adds another)."""
 
 from __future__ import annotations
 
@@ -110,12 +110,34 @@ def _run_timeline(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
 
+def _configure_intervene(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, required=True,
+                        help="directory receiving decisions/*.json, intervention_summary.json and plots/")
+    parser.add_argument("--seeds", type=_seed_list, default=None, metavar="A,B,...",
+                        help="evaluation seeds (default 0,1,2,3,4)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a small subset (4 episodes, seed 0 unless --seeds, spread over 3 tuning seeds)")
+
+
+def _run_intervene(args: argparse.Namespace) -> int:
+    """Diagnose, act and re-measure every timeline episode; print the INTERVENE line last."""
+    from mmgate.lab.interventions import report
+
+    try:
+        return report.intervene_main(args.out, args.seeds, quick=args.quick)
+    except ConfigError as exc:
+        print(f"intervene: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
 COMMANDS: tuple[Command, ...] = (
     Command("verify", "re-check a bundle's hashes, completeness and report schemas", _configure_verify, _run_verify),
     Command("calibrate", "gate the built-in subject under injected failures and healthy seeds; write the "
             "detection matrix", _configure_calibrate, _run_calibrate),
     Command("timeline", "run the drift episode timeline against the healthy baseline and classify each "
             "episode", _configure_timeline, _run_timeline),
+    Command("intervene", "diagnose each drift episode, apply the bounded intervention policy, re-measure and write "
+            "decision records", _configure_intervene, _run_intervene),
 )
 
 

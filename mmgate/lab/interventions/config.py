@@ -1,0 +1,103 @@
+"""The intervention configuration (book §3.7.1): the bounds of the policy, fixed and hashed before a
+run. Every decision record carries its sha256, so a record names exactly the K, stop rules, evidence
+levels and tolerances it was decided under.
+
+The contract (``mmgate.gating.contract.Contract``) keeps the acceptance thresholds the interventions
+are judged by; this configuration keeps what the contract does not know about: the intensity bound
+K, the fine-tuning regime, the stop rules' margins, the minimum evidence of each action and the
+tolerance within which a measure counts as "not worse".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from mmgate.errors import ConfigError
+from mmgate.records.canonical import canonical_json_line
+
+ACTIONS: tuple[str, ...] = ("temperature_recalibration", "input_renormalisation", "gradient_rebalancing",
+                            "pairing_sanitation", "confounder_ablation", "limited_fine_tune")
+# What the policy may never do automatically (book §3.7.1); listed in every record.
+PROHIBITED: tuple[str, ...] = ("full_retraining", "unconstrained_hyperparameter_search",
+                               "threshold_change_after_results", "silent_pipeline_change")
+
+
+@dataclass(frozen=True)
+class InterventionConfig:
+    """Bounds of the intervention policy. ``max_steps`` is K: no parameter-changing action may take
+    more optimiser steps; ``fine_tune_steps`` is what the actions request (<= K)."""
+
+    max_steps: int = 150
+    fine_tune_steps: int = 120
+    lr: float = 1e-3
+    batch_size: int = 128
+    temperature: float = 0.1
+    grad_clip: float = 5.0
+    weight_decay: float = 1e-2
+    checkpoint_every: int = 10
+    destabilise_lr_factor: float = 100.0
+    monitor_items: int = 256
+    # stop rules: ceilings/floors (the Contract's health bounds) relaxed to start + margin when the
+    # model starts beyond them (a fine-tune may not make a violated measure worse)
+    max_mean_cosine: float = 0.22
+    min_variance_floor: float = 2e-3
+    min_effective_rank: float = 12.0
+    max_hubness: float = 0.25
+    max_sensitivity: float = 0.15
+    sensitivity_lr: float = 0.01
+    stop_margin_cosine: float = 0.02
+    stop_margin_rank: float = 0.5
+    stop_margin_hubness: float = 0.02
+    stop_margin_variance: float = 2e-4
+    # evidence
+    min_marker_effect: float = 0.05
+    max_renorm_shape_jsd: float = 0.02
+    renorm_bins: int = 20
+    sanitation_percentile: float = 0.98
+    min_keep_fraction: float = 0.5
+    min_grad_imbalance: float = 1.5
+    max_balance_factor: float = 4.0
+    # "not worse" tolerances (absolute), per health/symmetry measure
+    tol_top1: float = 0.02
+    tol_gap: float = 0.02
+    tol_cosine: float = 0.02
+    tol_variance: float = 5e-4
+    tol_rank: float = 0.5
+    tol_hubness: float = 0.02
+    tol_rank_divergence: float = 0.02
+    tol_norm_divergence: float = 0.05
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.type in ("int", int):
+                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                    raise ConfigError(f"InterventionConfig.{f.name}: expected an integer >= 1, got {value!r}")
+            elif isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                    or value <= 0:
+                raise ConfigError(f"InterventionConfig.{f.name}: expected a finite number > 0, got {value!r}")
+        if self.fine_tune_steps > self.max_steps:
+            raise ConfigError(f"InterventionConfig.fine_tune_steps: {self.fine_tune_steps} exceeds the intensity "
+                              f"bound K = max_steps = {self.max_steps}")
+        if not 0.5 <= self.sanitation_percentile < 1.0 or not 0.0 < self.min_keep_fraction < 1.0:
+            raise ConfigError("InterventionConfig.sanitation_percentile / min_keep_fraction: expected in (0.5, 1) "
+                              "and (0, 1)")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready copy of every bound."""
+        return dataclasses.asdict(self)
+
+    def sha256(self) -> str:
+        """sha256 of the canonical JSON: the policy config hash every record carries."""
+        return hashlib.sha256(canonical_json_line(self.to_dict()).encode("utf-8")).hexdigest()
+
+    def replace(self, **changes: Any) -> InterventionConfig:
+        """A validated copy with ``changes``."""
+        return dataclasses.replace(self, **changes)
+
+
+DEFAULT_INTERVENTION = InterventionConfig()
