@@ -1,5 +1,5 @@
-"""Geometry gates: collapse (mean cosine, variance floor, effective rank, RankMe), hubness, and the
-divergence of rank and norm between the two towers."""
+"""Geometry gates: collapse (mean cosine, variance floor, effective rank, RankMe, top-direction
+energy), hubness, and the divergence of rank and norm between the two towers."""
 
 
 def test_mean_cosine(gate, measured, modality):
@@ -16,8 +16,18 @@ def test_variance_floor(gate, measured, modality):
 
 def test_effective_rank(gate, measured, modality):
     geometry = measured.geometry(modality)
-    gate.check(f"{modality} effective rank", geometry["effective_rank"], gate.threshold(),
-               evidence=geometry)
+    declared = gate.threshold()
+    groups = measured.canary.groups
+    floor, basis = gate.contract.effective_rank_floor(geometry["n_rows"], geometry["dimension"],
+                                                      None if groups is None else len(set(groups.tolist())))
+    gate.check(f"{modality} effective rank", geometry["effective_rank"],
+               gate.threshold(declared.op, floor), evidence={**geometry, "floor": basis})
+
+
+def test_direction_energy(gate, measured, modality):
+    geometry = measured.geometry(modality)
+    gate.check(f"{modality} share of the centred covariance energy in the top direction",
+               geometry["direction_energy"], gate.threshold(), evidence=geometry)
 
 
 def test_rankme(gate, measured, modality):

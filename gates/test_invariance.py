@@ -22,15 +22,18 @@ def _embedder(mmgate_context, subject, seed):
 
 def test_permutation_invariance(gate, mmgate_context, subject, measured, seed):
     order = joint_permutation(len(subject.canary), seed)
-    embedded = mmgate_context.embed(subject, subject.canary.take(order), "joint-permutation", seed)
-    report = permutation_report(measured.ranks, retrieval_ranks(embedded.z_img, embedded.z_txt), order)
+    permuted = subject.canary.take(order)
+    embedded = mmgate_context.embed(subject, permuted, "joint-permutation", seed)
+    report = permutation_report(measured.ranks, retrieval_ranks(embedded.z_img, embedded.z_txt,
+                                                                groups=permuted.groups), order)
     gate.check("queries whose rank did not follow a joint permutation of the pairs",
                report["mismatched_queries"], gate.threshold("==", 0), evidence=report)
 
 
 def test_role_swap(gate, measured):
     embeddings = measured.embeddings
-    report = role_swap_report(measured.ranks, retrieval_ranks(embeddings.z_txt, embeddings.z_img))
+    report = role_swap_report(measured.ranks, retrieval_ranks(embeddings.z_txt, embeddings.z_img,
+                                                              groups=measured.canary.groups))
     gate.check("queries whose rank changed when the modality roles were swapped",
                report["mismatched_queries"], gate.threshold("==", 0), evidence=report)
 

@@ -30,7 +30,7 @@ RISKS: tuple[dict, ...] = (
         "description": "Embeddings lose diversity (low rank, high cosine) while the loss still falls.",
         "controls": [
             {"control": "collapse geometry and covariance spectra",
-             "gates": ["mean_cosine", "variance_floor", "effective_rank", "rankme"]},
+             "gates": ["mean_cosine", "variance_floor", "effective_rank", "rankme", "direction_energy"]},
             {"control": "hubness of the retrieval graph", "gates": ["hubness"]},
             {"control": "cross-modal canonical correlation", "gates": ["cca_probe"]},
         ],
@@ -41,6 +41,7 @@ RISKS: tuple[dict, ...] = (
         "controls": [
             {"control": "retrieval cost of training on mispaired data", "gates": ["corruption_slope"]},
             {"control": "audit of the training pairs by the model's own scores", "gates": ["pair_audit"]},
+            {"control": "per-query AUC of the canary's true partners against chance", "gates": ["pair_auc"]},
         ],
     },
     {

@@ -40,6 +40,10 @@ GATES: tuple[GateSpec, ...] = (
              "the true partner must rank first often enough in each direction"),
     GateSpec("retrieval_top5", "acceptance", ("seed", "direction"), "test_acceptance.py",
              "the true partner must be among the top five often enough in each direction"),
+    GateSpec("pair_auc", "acceptance", ("seed", "direction"), "test_acceptance.py",
+             "the true partner must outrank most unrelated items for every query: a per-query AUC near "
+             "0.5 (chance at any canary size) means the model has learned no pairing, or the pairs are "
+             "joined wrongly"),
     GateSpec("symmetry_gap", "acceptance", ("seed",), "test_acceptance.py",
              "image-to-text and text-to-image top-1 must agree: a gap means one modality dominates"),
     GateSpec("mean_cosine", "geometry", ("seed", "modality"), "test_geometry.py",
@@ -51,6 +55,9 @@ GATES: tuple[GateSpec, ...] = (
     GateSpec("rankme", "geometry", ("seed", "modality"), "test_geometry.py",
              "the entropy rank (RankMe) of the unit embeddings, as a share of the dimension, must stay "
              "high: a spectrum concentrated on a few directions is a collapsing space"),
+    GateSpec("direction_energy", "geometry", ("seed", "modality"), "test_geometry.py",
+             "no single direction may hold most of the centred variance: a dominant direction means the "
+             "space is collapsing onto a line (rotation-invariant, unlike coordinate variances)"),
     GateSpec("hubness", "hubness", ("seed", "direction"), "test_geometry.py",
              "a few targets retrieved for many queries (hubs) make retrieval unreliable"),
     GateSpec("rank_divergence", "geometry", ("seed",), "test_geometry.py",

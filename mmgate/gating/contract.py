@@ -36,12 +36,16 @@ from mmgate.gating.thresholds import (
     FLOAT_RANGES,
     GATE_NAMES,
     GATE_THRESHOLDS,
+    NULLABLE_FIELDS,
+    PROFILES,
+    UNSET_REASONS,
+    USER_SUBJECT_DEFAULTS,
 )
 from mmgate.records import tomlcompat
 from mmgate.records.canonical import parse_json_strict
 
-__all__ = ["CONDITIONAL_GATES", "DEFAULT_REQUIRED", "GATE_NAMES", "GATE_THRESHOLDS", "Contract",
-           "ContractError", "load_contract"]
+__all__ = ["CONDITIONAL_GATES", "DEFAULT_REQUIRED", "GATE_NAMES", "GATE_THRESHOLDS", "USER_SUBJECT_DEFAULTS",
+           "Contract", "ContractError", "load_contract"]
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,12 @@ class Contract:
 
     ``bounds`` says which statistic a gate compares (point estimate or a confidence bound);
     ``required`` lists the gates whose absence makes the decision non-APPROVE (given as a table of
-    gate name to true/false, it adjusts the default list). ``benign_perturbations`` lists the
+    gate name to true/false, it adjusts the default list: every gate that applies to any subject
+    and has a threshold). A gate threshold may be left unset (None, JSON ``null``): its gate is then
+    ``not_applicable`` with the reason in ``UNSET_REASONS`` and may not be required. ``profile``
+    names the defaults the contract starts from: "builtin" (the field defaults, calibrated on the
+    built-in subject) or "user" (those overridden by ``USER_SUBJECT_DEFAULTS``, for a subject of
+    your own); it is part of the hash. ``benign_perturbations`` lists the
     operators (``{name, intensity, seed, ...params}``) that must cost at most ``max_benign_drop``
     of recall@1; ``stress_budgets`` maps an operator to the largest intensity the stress property
     draws, whose chains must cost at most ``max_stress_drop``. ``drift_budgets`` maps a drift metric
@@ -63,11 +72,23 @@ class Contract:
 
     min_retrieval_top1: float = 0.55
     min_retrieval_top5: float = 0.85
+    # Per-query AUC of the true partner, 1 - mean(rank + ties)/(N-1), chance 0.5 at any N (null sd
+    # about 0.29/sqrt(N)), worse direction. /tmp/realmodels: MiniLM 0.994-0.995 (N=64-512, d=384),
+    # built-in aligner 0.99-1.00 (N=64-256, d=48); random-init MiniLM 0.49-0.53, random tiny CLIP
+    # 0.49-0.51, untrained aligner 0.51, off-by-one join 0.49-0.50, 30 % swapped pairs 0.83-0.86
+    # (10 %: 0.93-0.95), one or both towers rank-2/4 collapsed 0.59-0.84.
+    min_pair_auc: float | None = 0.90
     max_symmetry_gap: float = 0.10
-    max_mean_cosine: float = 0.22
-    min_variance_floor: float = 2e-3
-    min_effective_rank: float = 12.0
-    min_rankme_share: float = 0.48
+    max_mean_cosine: float | None = 0.22
+    min_variance_floor: float | None = 2e-3
+    min_effective_rank: float | None = 12.0
+    # When set, the effective-rank floor applied is min(min_effective_rank, share * min(N-1, d)).
+    effective_rank_room_share: float | None = None
+    min_rankme_share: float | None = 0.48
+    # Share of the centred covariance energy in the top direction, worse modality. /tmp/realmodels:
+    # MiniLM 0.06-0.09 (N=64-512, d=384), built-in aligner 0.12-0.15 (low temperature 0.19);
+    # rank-2 collapse 0.95-0.97, rank-4 0.34-0.46, capacity skew 0.32-0.40.
+    max_direction_energy: float | None = 0.30
     max_suspect_pairs: float = 0.05
     max_temperature_log_ratio: float = round(math.log(3.0), 6)
     max_input_drift: float = 0.2
@@ -96,20 +117,25 @@ class Contract:
     bootstrap_alpha: float = 0.05
     retrieval_ks: tuple[int, ...] = (1, 5)
     bounds: tuple[tuple[str, str], ...] = ()
-    required: tuple[str, ...] = DEFAULT_REQUIRED
+    required: tuple[str, ...] | None = None
+    profile: str = "builtin"
     source: str = field(default="defaults", compare=False)
 
     def __post_init__(self) -> None:
         src = self.source
         if not isinstance(src, str) or not src:
             raise ContractError(f"Contract.source: expected a non-empty string, got {src!r}")
+        if self.profile not in PROFILES:
+            raise ContractError(f"{src}: profile: expected one of {list(PROFILES)}, got {self.profile!r}")
         checked: dict[str, Any] = {
-            name: checked_float(src, name, getattr(self, name)) for name in FLOAT_RANGES
+            name: None if getattr(self, name) is None and name in NULLABLE_FIELDS
+            else checked_float(src, name, getattr(self, name)) for name in FLOAT_RANGES
         }
         checked["bootstrap_resamples"] = checked_resamples(src, self.bootstrap_resamples)
         checked["retrieval_ks"] = checked_ks(src, self.retrieval_ks)
         checked["bounds"] = checked_bounds(src, self.bounds)
-        checked["required"] = checked_required(src, self.required)
+        unset = {gate for gate, (_, name) in GATE_THRESHOLDS.items() if checked[name] is None}
+        checked["required"] = checked_required(src, self.required, unset)
         checked["benign_perturbations"] = checked_benign(src, self.benign_perturbations)
         checked["stress_budgets"] = checked_budgets(src, self.stress_budgets)
         checked["drift_budgets"] = checked_drift_budgets(src, self.drift_budgets)
@@ -118,15 +144,28 @@ class Contract:
             object.__setattr__(self, name, value)
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any], source: str = "mapping") -> Contract:
-        """Defaults overridden by ``data``, flat or as ``{"mmgate": {"contract": ...}}``."""
-        table = _unwrapped(source, data)
+    def for_subject(cls, builtin: bool) -> Contract:
+        """The default contract of a run: the built-in subject's calibrated thresholds, or the
+        broken-model defaults for a subject of your own (``USER_SUBJECT_DEFAULTS``)."""
+        return cls.from_mapping({}, source="defaults" if builtin else "defaults (user subject)",
+                                profile="builtin" if builtin else "user")
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], source: str = "mapping",
+                     profile: str = "builtin") -> Contract:
+        """The ``profile``'s defaults (or those of the ``profile`` key in ``data``) overridden by
+        ``data``, flat or as ``{"mmgate": {"contract": ...}}``."""
+        table = dict(_unwrapped(source, data))
         known = {f.name for f in dataclasses.fields(cls)} - {"source"}
         unknown = sorted(str(key) for key in table if key not in known)
         if unknown:
             raise ContractError(f"{source}: unknown contract key(s) {unknown}; expected a subset "
                                 f"of {sorted(known)}")
-        return cls(**dict(table), source=source)
+        chosen = table.pop("profile", profile)
+        if chosen not in PROFILES:
+            raise ContractError(f"{source}: profile: expected one of {list(PROFILES)}, got {chosen!r}")
+        base = dict(USER_SUBJECT_DEFAULTS) if chosen == "user" else {}
+        return cls(**{**base, **table}, profile=chosen, source=source)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready thresholds (no ``source``); ``from_mapping`` of it gives an equal contract."""
@@ -189,6 +228,32 @@ class Contract:
         op, name = GATE_THRESHOLDS[gate]
         return {"op": op, "value": getattr(self, name), "basis": self.basis(gate)}
 
+    def unset_reason(self, gate: str) -> str | None:
+        """Why ``gate`` is not gated under this contract (its threshold is unset), or None."""
+        checked_gate(self.source, "gate", gate, GATE_NAMES)
+        if gate not in GATE_THRESHOLDS or getattr(self, GATE_THRESHOLDS[gate][1]) is not None:
+            return None
+        name = GATE_THRESHOLDS[gate][1]
+        return UNSET_REASONS.get(name, f"the contract leaves {name} unset; set it to gate {gate}")
+
+    def effective_rank_floor(self, n: int, d: int, groups: int | None = None) -> tuple[float, dict[str, Any]]:
+        """The effective-rank floor applied to a canary of ``n`` rows in ``d`` dimensions (and
+        ``groups`` relevance groups, when it declares them), and how it was derived:
+        min(min_effective_rank, effective_rank_room_share * room) when the share is set, room being
+        min(n-1, d), or min(groups-1, d) for a grouped canary (a class-level canary asks the model to
+        separate its groups, which takes at most groups-1 directions); else min_effective_rank."""
+        floor = self.min_effective_rank
+        basis: dict[str, Any] = {"min_effective_rank": floor,
+                                 "effective_rank_room_share": self.effective_rank_room_share}
+        if floor is not None and self.effective_rank_room_share is not None:
+            room = min(n - 1, d) if groups is None else min(groups - 1, d)
+            floor = min(floor, self.effective_rank_room_share * room)
+            rule = "min(N-1, d)" if groups is None else "min(groups-1, d)"
+            basis.update(room=room, groups=groups,
+                         rule=f"min(min_effective_rank, effective_rank_room_share * {rule})")
+        basis["applied"] = floor
+        return floor, basis
+
 
 def _unwrapped(source: str, data: Any) -> Mapping[str, Any]:
     if not isinstance(data, Mapping):
@@ -209,10 +274,11 @@ def _parse(path: Path, text: str) -> Any:
     return parse_json_strict(text)
 
 
-def load_contract(path: str | os.PathLike[str] | None) -> Contract:
-    """The default contract for None, else the contract in a ``.toml`` or ``.json`` file."""
+def load_contract(path: str | os.PathLike[str] | None, profile: str = "builtin") -> Contract:
+    """The ``profile``'s default contract for None, else the contract in a ``.toml`` or ``.json``
+    file, overriding that profile's defaults (unless the file names its own ``profile``)."""
     if path is None:
-        return Contract()
+        return Contract.for_subject(builtin=profile == "builtin")
     p = Path(path)
     if p.suffix.lower() not in CONTRACT_EXTENSIONS:
         raise ContractError(f"contract file {str(p)!r}: expected one of the extensions "
@@ -224,4 +290,4 @@ def load_contract(path: str | os.PathLike[str] | None) -> Contract:
         data = _parse(p, text)
     except (UnicodeDecodeError, ValueError) as exc:
         raise ContractError(f"contract file {str(p)!r} is malformed: {exc}") from exc
-    return Contract.from_mapping(data, source=str(p))
+    return Contract.from_mapping(data, source=str(p), profile=profile)

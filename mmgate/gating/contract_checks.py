@@ -176,8 +176,8 @@ def checked_budgets(source: str, value: Any) -> tuple[tuple[str, float], ...]:
     return tuple(sorted(out.items()))
 
 
-def _required_from_table(source: str, table: Mapping[Any, Any]) -> tuple[str, ...]:
-    chosen = set(DEFAULT_REQUIRED)
+def _required_from_table(source: str, table: Mapping[Any, Any], unset: frozenset | set) -> tuple[str, ...]:
+    chosen = set(DEFAULT_REQUIRED) - set(unset)
     for name, flag in table.items():
         checked_gate(source, "required", name, GATE_NAMES)
         if not isinstance(flag, bool):
@@ -189,9 +189,23 @@ def _required_from_table(source: str, table: Mapping[Any, Any]) -> tuple[str, ..
     return tuple(name for name in GATE_NAMES if name in chosen)
 
 
-def checked_required(source: str, value: Any) -> tuple[str, ...]:
-    if isinstance(value, Mapping):
-        return _required_from_table(source, value)
+def checked_required(source: str, value: Any, unset: frozenset | set = frozenset()) -> tuple[str, ...]:
+    """The required gates: None is the default list less the gates whose threshold is ``unset``;
+    a table adjusts that list; a list replaces it. An unset gate cannot be required."""
+    if value is None:
+        chosen = tuple(name for name in DEFAULT_REQUIRED if name not in unset)
+    elif isinstance(value, Mapping):
+        chosen = _required_from_table(source, value, unset)
+    else:
+        chosen = _required_from_list(source, value)
+    bad = [name for name in chosen if name in unset]
+    if bad:
+        raise ContractError(f"{source}: required: gate(s) {bad} have no threshold in this contract; "
+                            f"set their threshold or leave them out of required")
+    return chosen
+
+
+def _required_from_list(source: str, value: Any) -> tuple[str, ...]:
     if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
         raise ContractError(f"{source}: required: expected a list of gate names or a table of "
                             f"gate name to true/false, got {value!r}")

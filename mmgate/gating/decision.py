@@ -8,7 +8,8 @@ from typing import Callable, Mapping
 from mmgate.gating.catalogue import GateSpec
 from mmgate.gating.results import GateResult
 
-EXIT_CODES = {"APPROVE": 0, "REJECT": 10, "INCOMPLETE": 11}
+EXIT_CODES = {"APPROVE": 0, "REJECT": 10, "INCOMPLETE": 11,
+              "SETUP_ERROR": 13}  # the run could not be set up: no gate ran (mmgate.plugin.preflight)
 NEVER_RAN = ("missing", "skipped")
 
 

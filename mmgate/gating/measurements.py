@@ -16,6 +16,8 @@ from mmgate import panel
 from mmgate.errors import InputError
 from mmgate.gating.contract import Contract
 from mmgate.gating.snapshot import snapshot
+from mmgate.panel.hubness import distinct_hubness
+from mmgate.panel.partner_auc import partner_auc_per_query
 from mmgate.subjects.embedding import Embeddings
 from mmgate.subjects.paired import PairedSet
 
@@ -42,7 +44,20 @@ class Measurements:
 
     @cached_property
     def ranks(self) -> panel.RetrievalRanks:
-        return panel.retrieval_ranks(self.embeddings.z_img, self.embeddings.z_txt)
+        """Ranks of every query's relevant candidates: its partner, or its group when the canary
+        declares groups (the five captions of one image, the images of one class)."""
+        return panel.retrieval_ranks(self.embeddings.z_img, self.embeddings.z_txt, groups=self.canary.groups)
+
+    @cached_property
+    def duplicates(self) -> dict[str, int]:
+        """Rows repeating an earlier row's embedding, per modality: without groups a repeated caption
+        ties with the true match and counts against it, so the evidence says so."""
+        return {"images": panel.duplicate_rows(self.embeddings.z_img),
+                "texts": panel.duplicate_rows(self.embeddings.z_txt)}
+
+    @cached_property
+    def _partner_aucs(self) -> dict[str, np.ndarray]:
+        return partner_auc_per_query(self.embeddings.z_img, self.embeddings.z_txt, groups=self.canary.groups)
 
     def _direction_ranks(self, direction: str) -> np.ndarray:
         return self.ranks.i2t if direction == "image_to_text" else self.ranks.t2i
@@ -70,12 +85,37 @@ class Measurements:
         ties = self.ranks.i2t_ties if direction == "image_to_text" else self.ranks.t2i_ties
         out: dict[str, Any] = {"direction": direction, "n_queries": int(ranks.size),
                                "mrr": float(np.mean(1.0 / (ranks + 1.0))),
-                               "queries_with_ties": int(np.count_nonzero(ties))}
+                               "queries_with_ties": int(np.count_nonzero(ties)),
+                               "relevance": "groups" if self.canary.groups is not None else "pairs"}
+        if self.canary.groups is None and any(self.duplicates.values()):
+            out["duplicate_rows"] = dict(self.duplicates)
+            out["duplicates_note"] = ("the canary repeats items without declaring groups: a repeated caption "
+                                      "ties with the true match and counts against it; declare "
+                                      "PairedSet(groups=...) if repeated items are equally right answers")
         for k in sorted({1, 5, *self.contract.retrieval_ks}):
             if k <= ranks.size:
                 value, (low, high) = self.recall(direction, k)
                 out[f"recall@{k}"] = {"value": value, "ci_low": low, "ci_high": high}
         return out
+
+    def pair_auc(self, direction: str) -> tuple[float, tuple[float, float], dict[str, Any]]:
+        """Per-query AUC of the true partner against the irrelevant candidates (outside the query's
+        group), averaged over the queries; exact ties count against the partner as in ``recall``.
+        Chance is 0.5 at every canary size and group size (null sd about 0.29 / sqrt(N) without
+        groups); it depends only on cosine ranks, so it does not change under a rotation."""
+        n = len(self.canary)
+        if n < 2:
+            raise InputError(f"the canary has {n} pair(s): the pair AUC needs at least 2")
+        per_query = self._partner_aucs["i2t" if direction == "image_to_text" else "t2i"]
+        value = float(per_query.mean())
+        evidence = {"direction": direction, "n_queries": n, "pair_auc": value, "chance": 0.5,
+                    "null_sd": float(np.sqrt((n + 1) / (12.0 * (n - 1) * n))),
+                    "worst_query_auc": float(per_query.min()),
+                    "queries_below_chance": int(np.count_nonzero(per_query < 0.5)),
+                    "relevance": "groups" if self.canary.groups is not None else "pairs",
+                    "method": "mean over queries of 1 - (irrelevant candidates scoring at or above the "
+                              "partner) / (irrelevant candidates)"}
+        return value, self._ci(per_query), evidence
 
     def symmetry_gap(self) -> tuple[float, tuple[float, float]]:
         """|i2t - t2i| recall@1 with a paired bootstrap interval (same queries both ways)."""
@@ -86,7 +126,8 @@ class Measurements:
         return abs(float(diff.mean())), (abs_low, max(abs(low), abs(high)))
 
     def geometry(self, modality: str) -> dict[str, Any]:
-        """Collapse geometry of one modality: mean cosine, coordinate variance, ranks."""
+        """Collapse geometry of one modality: mean cosine, coordinate variance, ranks, and the share
+        of the centred covariance energy in the top direction."""
         z = self._z(modality)
         return {
             "modality": modality,
@@ -95,11 +136,18 @@ class Measurements:
             "effective_rank": panel.effective_rank(z),
             "rankme": panel.rankme(z),
             "rankme_share": panel.rankme(z) / z.shape[1],
+            "direction_energy": panel.top_eigen_share(z, k=1),
             "dimension": int(z.shape[1]),
+            "n_rows": int(z.shape[0]),
         }
 
     @cached_property
     def _hubness(self) -> dict[str, Any]:
+        """Hubness of the canary's items, over its distinct items when it repeats some."""
+        if any(self.duplicates.values()):
+            groups = self.canary.groups
+            return distinct_hubness(self.embeddings.z_img, self.embeddings.z_txt, k=self.hubness_k,
+                                    classes=None if groups is None else len(np.unique(groups)))
         return panel.hubness(self.embeddings.z_img, self.embeddings.z_txt, k=self.hubness_k)
 
     @property
@@ -110,7 +158,7 @@ class Measurements:
         """Hubness of one direction; ``concentration`` is the gated top-1 target concentration."""
         prefix = "i2t_" if direction == "image_to_text" else "t2i_"
         stats = {key[len(prefix):]: value for key, value in self._hubness.items() if key.startswith(prefix)}
-        return {"direction": direction, "k": self.hubness_k, "concentration": stats["top1_concentration"],
+        return {"direction": direction, "k": int(self._hubness["k"]), "concentration": stats["top1_concentration"],
                 **stats}
 
     @cached_property

@@ -18,17 +18,20 @@ CONDITIONAL_GATES = frozenset({
     "drift_diagnosis",
 })
 DEFAULT_REQUIRED = tuple(name for name in GATE_NAMES if name not in CONDITIONAL_GATES)
+# (Gates whose contract threshold is unset, see NULLABLE_FIELDS, are dropped from it per contract.)
 # Gates whose measurement carries a bootstrap interval, so a contract may gate on its bound.
-GATES_WITH_INTERVALS = frozenset({"retrieval_top1", "retrieval_top5", "symmetry_gap"})
+GATES_WITH_INTERVALS = frozenset({"retrieval_top1", "retrieval_top5", "pair_auc", "symmetry_gap"})
 # gate name -> (comparison the measured statistic must satisfy, contract field holding the limit).
 GATE_THRESHOLDS: Mapping[str, tuple[str, str]] = MappingProxyType({
     "retrieval_top1": (">=", "min_retrieval_top1"),
     "retrieval_top5": (">=", "min_retrieval_top5"),
+    "pair_auc": (">=", "min_pair_auc"),
     "symmetry_gap": ("<=", "max_symmetry_gap"),
     "mean_cosine": ("<=", "max_mean_cosine"),
     "variance_floor": (">=", "min_variance_floor"),
     "effective_rank": (">=", "min_effective_rank"),
     "rankme": (">=", "min_rankme_share"),
+    "direction_energy": ("<=", "max_direction_energy"),
     "hubness": ("<=", "max_hubness_concentration"),
     "rank_divergence": ("<=", "max_rank_divergence"),
     "norm_divergence": ("<=", "max_norm_divergence"),
@@ -50,11 +53,14 @@ CONTRACT_EXTENSIONS = (".toml", ".json")
 FLOAT_RANGES: Mapping[str, tuple[float | None, float | None, bool, bool]] = MappingProxyType({
     "min_retrieval_top1": (0.0, 1.0, False, False),
     "min_retrieval_top5": (0.0, 1.0, False, False),
+    "min_pair_auc": (0.0, 1.0, False, False),
     "max_symmetry_gap": (0.0, 1.0, False, False),
     "max_mean_cosine": (-1.0, 1.0, False, False),
     "min_variance_floor": (0.0, 1.0, False, False),
     "min_effective_rank": (0.0, None, True, False),
     "min_rankme_share": (0.0, 1.0, False, False),
+    "effective_rank_room_share": (0.0, 1.0, True, False),
+    "max_direction_energy": (0.0, 1.0, False, False),
     "max_suspect_pairs": (0.0, 1.0, False, False),
     "max_temperature_log_ratio": (0.0, None, True, False),
     "max_input_drift": (0.0, 1.0, False, False),
@@ -76,6 +82,47 @@ FLOAT_RANGES: Mapping[str, tuple[float | None, float | None, bool, bool]] = Mapp
     "min_margin_confounder_strength": (0.0, None, False, False),
     "min_margin_preprocessing_scale": (0.0, None, False, False),
     "bootstrap_alpha": (0.0, 0.5, True, True),
+})
+# Fields that may be left unset (None): an unset gate threshold makes its gate not_applicable with
+# the reason below and drops the gate from the default required list; an unset
+# effective_rank_room_share leaves the effective-rank floor uncapped.
+NULLABLE_FIELDS = frozenset({name for _, name in GATE_THRESHOLDS.values()} | {"effective_rank_room_share"})
+UNSET_REASONS: Mapping[str, str] = MappingProxyType({
+    "min_variance_floor": "coordinate variances depend on the basis (a rotation of a healthy space can make "
+                          "a coordinate constant); set min_variance_floor in the contract to gate them",
+    "min_rankme_share": "RankMe as a share of the dimension depends on the canary size and the model; "
+                        "set min_rankme_share in the contract to gate it",
+})
+PROFILES = ("builtin", "user")
+# Overrides of the ``Contract`` field defaults (the built-in subject's calibrated contract) for a
+# subject given with --mmgate-subject and no contract, or under a contract file that does not say
+# otherwise: these gates judge whether a model is *broken*, not whether it is good enough for a
+# product. Measured in /tmp/realmodels (REPORT.md): all-MiniLM-L6-v2 (d=384) on a 512-item text
+# canary at N = 64..512, random-init BERT towers, random tiny CLIP (d=64), rank-r collapsed towers,
+# mispaired canaries and the built-in aligner (d=48, N = 64..256). All of them are functions of the
+# Gram matrices of the unit rows, so they do not change under a rotation of the space.
+USER_SUBJECT_DEFAULTS: Mapping[str, object] = MappingProxyType({
+    # Raw mean off-diagonal cosine (the cone), worse modality. Trained: MiniLM 0.30-0.31 (N=64-512),
+    # pretrained CLIP 0.47-0.53, built-in aligner 0.00-0.05 (N=64-256, d=48), its low-temperature
+    # condition 0.73-0.77. Broken: random-init MiniLM 0.96, random tiny CLIP 0.97-0.98, untrained
+    # aligner 0.93, rank-1 collapse 0.99-1.00. (The built-in 0.22 rejects every real encoder.)
+    "max_mean_cosine": 0.90,
+    # Recall@1 / @5 as broken-model floors, not product bars: MiniLM 0.63-0.88 at N=64-512 (recall@5
+    # above 0.85); random, untrained and off-by-one joined subjects 0.00-0.02 at N=256 (chance 1/N,
+    # 5/N). A product bar belongs in the subject's contract.
+    "min_retrieval_top1": 0.05,
+    "min_retrieval_top5": 0.20,
+    # Minimum coordinate variance: basis-dependent (MiniLM 6.8e-67; a random rotation changes it by
+    # a factor 1e63 while every rotation-invariant statistic moves < 5e-10 relative). Not gated.
+    "min_variance_floor": None,
+    # RankMe / d grows with N for a healthy model (MiniLM 0.12 at N=64 -> 0.30 at N=512, d=384) and
+    # is model-specific; the built-in 0.48 rejects MiniLM at every N. Not gated; the drift budgets
+    # compare RankMe with the subject's own baseline.
+    "min_rankme_share": None,
+    # Effective-rank floor capped by the room the canary leaves: min(12, 0.25 * min(N-1, d)).
+    # Centred effective rank saturates for a healthy model (MiniLM 30.4-43.0 at N=64-512, aligner
+    # 13.6-16.8) while collapses stay low (rank-2/4/8: 1.2 / 2.9-3.4 / 6.5-8.0, capacity skew 3.8-4.1).
+    "effective_rank_room_share": 0.25,
 })
 MIN_RESAMPLES = 100
 # Benign perturbations the invariance gate applies when the contract declares none: a brightness

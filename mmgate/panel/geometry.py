@@ -7,8 +7,15 @@ import numpy as np
 
 from mmgate.errors import InputError
 from mmgate.panel.blocks import capped_rows
-from mmgate.panel.validate import (block_rows, config_int, embedding_matrix, embedding_pair, positive_real,
-                                   row_norms, unit_rows)
+from mmgate.panel.validate import (
+    block_rows,
+    config_int,
+    embedding_matrix,
+    embedding_pair,
+    positive_real,
+    row_norms,
+    unit_rows,
+)
 
 _UNIFORMITY_STREAM = 31
 

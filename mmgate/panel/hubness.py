@@ -55,16 +55,21 @@ def occurrence_counts(queries: np.ndarray, targets: np.ndarray, k: int, block: i
     return top1, k_occ
 
 
-def occurrence_summary(top1: np.ndarray, k_occ: np.ndarray, k: int) -> dict[str, float]:
-    """The hubness measures (see module docstring) of one direction's occurrence counts."""
+def occurrence_summary(top1: np.ndarray, k_occ: np.ndarray, k: int,
+                       classes: int | None = None) -> dict[str, float]:
+    """The hubness measures (see module docstring) of one direction's occurrence counts. The top-1
+    concentration is 1 - entropy / log(m), m the most distinct top-1 targets the queries could
+    reach: the targets, or fewer queries, or fewer relevance ``classes`` (a canary of ten classes
+    asks for ten answers, so ten evenly used targets are not hubs)."""
     n = k_occ.shape[0]
     p = top1[top1 > 0] / top1.sum()
     entropy = float(-np.sum(p * np.log(p)))
+    reachable = max(2, min(n, int(top1.sum()), n if classes is None else classes))
     centred = k_occ - float(k)
     std = float(np.sqrt(np.mean(centred ** 2)))
     hubs = k_occ >= 2 * k
     return {
-        "top1_concentration": float(1.0 - entropy / np.log(n)),
+        "top1_concentration": float(max(0.0, 1.0 - entropy / np.log(reachable))),
         "top1_max_share": float(top1.max() / top1.sum()),
         "skewness": float(np.mean(centred ** 3) / std ** 3) if std > 0 else 0.0,
         "gini": gini(k_occ),
@@ -85,5 +90,23 @@ def hubness(z_img: object, z_txt: object, k: int = 10, block_size: int | None = 
     out: dict[str, float] = {"k": float(k)}
     for direction, queries, targets in (("i2t", ui, ut), ("t2i", ut, ui)):
         summary = occurrence_summary(*occurrence_counts(queries, targets, k, block), k)
+        out.update({f"{direction}_{name}": value for name, value in summary.items()})
+    return out
+
+
+def distinct_hubness(z_img: object, z_txt: object, k: int = 10, block_size: int | None = None,
+                     classes: int | None = None) -> dict[str, float]:
+    """``hubness`` over the distinct items of each modality: a canary that repeats items (a class
+    caption per image, five captions per image) makes every repeat of the best item a shared top-1,
+    which is the canary's shape, not a hub of the model. Adds ``distinct_images``/``distinct_texts``;
+    k is capped at the smaller distinct count; ``classes`` is the canary's number of relevance groups."""
+    ui, ut = unit_pair(z_img, z_txt)
+    ui, ut = np.unique(ui, axis=0), np.unique(ut, axis=0)
+    k = neighbour_count(min(k, ui.shape[0], ut.shape[0]), min(ui.shape[0], ut.shape[0]))
+    out: dict[str, float] = {"k": float(k), "distinct_images": float(ui.shape[0]),
+                             "distinct_texts": float(ut.shape[0])}
+    for direction, queries, targets in (("i2t", ui, ut), ("t2i", ut, ui)):
+        block = block_rows(block_size, targets.shape[0], ui.dtype.itemsize, ui.shape[1])
+        summary = occurrence_summary(*occurrence_counts(queries, targets, k, block), k, classes)
         out.update({f"{direction}_{name}": value for name, value in summary.items()})
     return out

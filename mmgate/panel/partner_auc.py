@@ -35,19 +35,26 @@ def _irrelevant_above(queries: np.ndarray, candidates: np.ndarray, labels: np.nd
     return above, irrelevant
 
 
-def partner_auc(z_img: object, z_txt: object, groups: object = None,
-                block_size: int | None = None) -> dict[str, float]:
-    """Mean partner AUC per direction (``i2t``, ``t2i``) and the per-query minimum count of
-    irrelevant candidates; InputError when some query has no irrelevant candidate."""
+def partner_auc_per_query(z_img: object, z_txt: object, groups: object = None,
+                          block_size: int | None = None) -> dict[str, np.ndarray]:
+    """Per-query partner AUC in each direction (``i2t``, ``t2i``); InputError when some query has no
+    irrelevant candidate (one group holds every row)."""
     ui, ut = unit_pair(z_img, z_txt)
     n = ui.shape[0]
     labels = np.arange(n) if groups is None else group_labels(groups, n)
     block = capped_rows(block_size or DEFAULT_BLOCK, n, ui.itemsize + 2)
-    out: dict[str, float] = {}
+    out: dict[str, np.ndarray] = {}
     for direction, (queries, candidates) in (("i2t", (ui, ut)), ("t2i", (ut, ui))):
         above, irrelevant = _irrelevant_above(queries, candidates, labels, block)
         if irrelevant.min() < 1:
             raise InputError("partner_auc: a query has no irrelevant candidate (one group holds every "
                              "row); the AUC needs rows outside the query's group")
-        out[direction] = float(np.mean(1.0 - above / irrelevant))
+        out[direction] = 1.0 - above / irrelevant
     return out
+
+
+def partner_auc(z_img: object, z_txt: object, groups: object = None,
+                block_size: int | None = None) -> dict[str, float]:
+    """Mean partner AUC per direction (``i2t``, ``t2i``)."""
+    per_query = partner_auc_per_query(z_img, z_txt, groups, block_size)
+    return {direction: float(values.mean()) for direction, values in per_query.items()}

@@ -16,7 +16,13 @@ import numpy as np
 
 from mmgate.errors import InputError
 from mmgate.panel.spectra import principal_scores
-from mmgate.panel.validate import config_int, embedding_matrix, embedding_pair, positive_real, unit_rows
+from mmgate.panel.validate import (
+    config_int,
+    embedding_matrix,
+    embedding_pair,
+    positive_real,
+    unit_rows,
+)
 
 _NULL_STREAM = 41
 _CODES_PER_CHUNK = 1 << 22

@@ -31,8 +31,13 @@ import numpy as np
 
 from mmgate.panel.groups import group_labels
 from mmgate.panel.rank_sweep import SweepResult, sweep_ranks
-from mmgate.panel.torch_backend import (device_block_rows, host_array, select_backend, torch_sweep_ranks,
-                                        unit_tensor_pair)
+from mmgate.panel.torch_backend import (
+    device_block_rows,
+    host_array,
+    select_backend,
+    torch_sweep_ranks,
+    unit_tensor_pair,
+)
 from mmgate.panel.validate import block_rows, cutoffs, embedding_pair, shared_unit_rows
 
 

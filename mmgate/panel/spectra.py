@@ -14,8 +14,14 @@ from __future__ import annotations
 import numpy as np
 
 from mmgate.errors import InputError
-from mmgate.panel.validate import (compute_dtype, config_int, embedding_matrix, embedding_pair, real_array,
-                                   unit_rows)
+from mmgate.panel.validate import (
+    compute_dtype,
+    config_int,
+    embedding_matrix,
+    embedding_pair,
+    real_array,
+    unit_rows,
+)
 
 
 def _prepared(z: object, name: str = "z") -> tuple[np.ndarray, float]:

@@ -21,8 +21,15 @@ import numpy as np
 from mmgate.errors import ConfigError, InputError
 from mmgate.panel.groups import group_labels
 from mmgate.panel.rank_sweep import score_tolerance
-from mmgate.panel.validate import (block_rows, compute_dtype, config_int, embedding_matrix, real_array, row_norms,
-                                   unit_rows)
+from mmgate.panel.validate import (
+    block_rows,
+    compute_dtype,
+    config_int,
+    embedding_matrix,
+    real_array,
+    row_norms,
+    unit_rows,
+)
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,9 @@ def perturbation_key(operator: Any) -> str:
 
 def perturbed_ranks(operator: Any, canary: PairedSet, embed: Embed) -> RetrievalRanks:
     """Retrieval ranks of the canary after ``operator``, embedded through ``embed(set, key)``."""
-    embeddings = embed(operator.apply(canary), perturbation_key(operator))
-    return retrieval_ranks(embeddings.z_img, embeddings.z_txt)
+    perturbed = operator.apply(canary)
+    embeddings = embed(perturbed, perturbation_key(operator))
+    return retrieval_ranks(embeddings.z_img, embeddings.z_txt, groups=perturbed.groups)
 
 
 def _hits(ranks: RetrievalRanks, direction: str) -> np.ndarray:

@@ -52,14 +52,18 @@ def read_runspec(cli: Mapping[str, Any], rootdir: Path) -> RunSpec:
     except MmgateError as exc:
         problems.append(f"configuration: {exc}")
         settings = resolve_settings({}, {}, rootdir)
-    contract = Contract()
+    # The built-in subject keeps its calibrated contract; a subject of your own starts from the
+    # broken-model defaults (USER_SUBJECT_DEFAULTS), which a contract file overrides.
+    builtin = settings.subject is None
+    profile = "builtin" if builtin else "user"
+    contract = Contract.for_subject(builtin)
     if settings.contract_path is not None:
         try:
             texts.append((str(settings.contract_path), settings.contract_path.read_text("utf-8")))
         except (OSError, UnicodeDecodeError) as exc:
             texts.append((str(settings.contract_path), f"<unreadable: {exc}>"))
         try:
-            contract = load_contract(settings.contract_path)
+            contract = load_contract(settings.contract_path, profile=profile)
         except MmgateError as exc:
             problems.append(f"contract: {exc}")
     chosen = HEALTHY

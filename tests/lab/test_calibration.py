@@ -58,7 +58,8 @@ def test_family_gates_follow_the_risk_controls_and_leave_drift_families_to_drift
     gates = calibration.family_gates()
     assert set(gates) == set(FAILURE_FAMILIES)
     assert "symmetry_gap" in gates["dominance"] and "counterfactual_drop" in gates["spurious_alignment"]
-    assert "rankme" in gates["collapse"] and gates["pairing_corruption"] == ("pair_audit", "corruption_slope")
+    assert "rankme" in gates["collapse"] and gates["pairing_corruption"] == ("pair_auc", "pair_audit", "corruption_slope")
+    assert "direction_energy" in gates["collapse"]
     assert gates["scoring_drift"] == ("temperature_calibration",) and gates["preprocessing_drift"] == ("input_drift", "drift_budget", "drift_diagnosis")
 
 

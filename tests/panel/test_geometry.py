@@ -12,8 +12,16 @@ from hypothesis import strategies as st
 
 from mmgate.errors import ConfigError, InputError
 from mmgate.panel import blocks
-from mmgate.panel.geometry import (alignment, coordinate_variance, cross_mean_cosine, mean_cosine, modality_gap,
-                                   norm_divergence, norm_stats, uniformity)
+from mmgate.panel.geometry import (
+    alignment,
+    coordinate_variance,
+    cross_mean_cosine,
+    mean_cosine,
+    modality_gap,
+    norm_divergence,
+    norm_stats,
+    uniformity,
+)
 from tests.panel.memory import half_a_score_matrix, peak_traced_bytes
 
 

@@ -11,7 +11,12 @@ from hypothesis.extra import numpy as hnp
 
 from mmgate.errors import ConfigError, InputError
 from mmgate.panel import rank_sweep
-from mmgate.panel.retrieval import RetrievalRanks, metrics_from_ranks, retrieval_metrics, retrieval_ranks
+from mmgate.panel.retrieval import (
+    RetrievalRanks,
+    metrics_from_ranks,
+    retrieval_metrics,
+    retrieval_ranks,
+)
 
 
 def _pairs(seed: int, n: int, d: int, noise: float = 1.0) -> tuple[np.ndarray, np.ndarray]:

@@ -10,8 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mmgate.errors import ConfigError, InputError
-from mmgate.panel.spectra import (covariance_spectrum, effective_rank, principal_scores, rank_divergence, rankme,
-                                  spectrum_effective_rank, top_eigen_share)
+from mmgate.panel.spectra import (
+    covariance_spectrum,
+    effective_rank,
+    principal_scores,
+    rank_divergence,
+    rankme,
+    spectrum_effective_rank,
+    top_eigen_share,
+)
 from tests.panel.memory import half_a_score_matrix, peak_traced_bytes
 
 

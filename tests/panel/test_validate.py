@@ -6,8 +6,17 @@ import numpy as np
 import pytest
 
 from mmgate.errors import ConfigError, InputError
-from mmgate.panel.validate import (block_rows, compute_dtype, config_int, cutoffs, embedding_matrix, positive_real,
-                                   probability, row_norms, unit_rows)
+from mmgate.panel.validate import (
+    block_rows,
+    compute_dtype,
+    config_int,
+    cutoffs,
+    embedding_matrix,
+    positive_real,
+    probability,
+    row_norms,
+    unit_rows,
+)
 
 
 @pytest.mark.parametrize(("dtype", "expected"), [

@@ -10,8 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mmgate.errors import ConfigError, InputError
-from mmgate.panel import (ZeroShotRanks, bootstrap_ci, class_prototypes, zeroshot_metrics, zeroshot_metrics_from_ranks,
-                          zeroshot_ranks)
+from mmgate.panel import (
+    ZeroShotRanks,
+    bootstrap_ci,
+    class_prototypes,
+    zeroshot_metrics,
+    zeroshot_metrics_from_ranks,
+    zeroshot_ranks,
+)
 
 
 def _canary(seed: int, n: int, classes: int, d: int, templates: int = 3,
