@@ -33,9 +33,10 @@ def stress_run(workers: int, examples: int, seeds: int) -> tuple[float, int]:
                        cwd=tmp, capture_output=True, text=True)
         elapsed = time.perf_counter() - started
         counted = 0
-        for evidence in Path(tmp).glob("mmgate-out/*/evidence/*stress_retrieval*.json"):
-            result = json.loads(evidence.read_text("utf-8"))["facts_provided"]["result"]
-            counted += int(result["evidence"].get("examples", 0))
+        for acceptance in Path(tmp).glob("mmgate-out/*/acceptance.json"):
+            for result in json.loads(acceptance.read_text("utf-8"))["facts_provided"]["gates"]:
+                if result["gate"] == "stress_retrieval":
+                    counted += int(result["evidence"].get("examples", 0))
     return elapsed, counted
 
 

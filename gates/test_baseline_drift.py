@@ -8,7 +8,9 @@ from mmgate.drift.classifier import BENIGN
 from mmgate.errors import InputError
 
 
-def test_drift_budget(gate, mmgate_context, measured, seed, metric):
+def test_drift_budget(gate, mmgate_context, subject, seed, metric):
+    # No embedding is needed to know that no baseline was asked for: that comes first, so a subject
+    # whose embeddings are unusable does not also error every budget of a comparison nobody asked for.
     if mmgate_context.recording and metric == METRICS[0]:
         gate.attach_profile(mmgate_context.monitoring_profile(seed))
     if not mmgate_context.comparing:

@@ -1,5 +1,6 @@
 """The audit bundle: files written into ``<out>/<run_id>.partial/``, then a run manifest and a
-sha256 hash ledger, an atomic rename to ``<out>/<run_id>/`` and a deterministic ``<out>/<run_id>.zip``.
+sha256 hash ledger, an atomic rename to ``<out>/<run_id>/`` and, when asked, a deterministic
+``<out>/<run_id>.zip`` holding the same files under ``<run_id>/``.
 
 A half-written bundle never appears under its final name: until ``finalize`` succeeds only the
 ``.partial`` directory exists.
@@ -57,11 +58,12 @@ class Artifact:
 
 @dataclass(frozen=True)
 class Bundle:
-    """A finalised bundle: its directory, its zip, and the ledger's sha256 to record elsewhere."""
+    """A finalised bundle: its directory, its zip (None when none was asked for), and the
+    ledger's sha256 to record elsewhere."""
 
     run_id: str
     directory: Path
-    zip_path: Path
+    zip_path: Path | None
     n_files: int
     ledger_sha256: str
 
@@ -118,14 +120,18 @@ class BundleWriter:
     """Writes one run's bundle: validated reports, JSON Lines records and opaque files, each once.
 
     Files land in ``<out>/<run_id>.partial/``; ``finalize`` adds the manifest and the hash
-    ledger, renames the directory to ``<out>/<run_id>/`` and writes ``<out>/<run_id>.zip``.
+    ledger, renames the directory to ``<out>/<run_id>/`` and, if ``zip``, writes
+    ``<out>/<run_id>.zip`` (same files, same relative paths, so ``report.html`` still finds its
+    ``plots/`` once extracted).
     """
 
-    def __init__(self, out_dir: str | Path, run_id: str, *, schemas: SchemaSet | None = None) -> None:
+    def __init__(self, out_dir: str | Path, run_id: str, *, schemas: SchemaSet | None = None,
+                 zip: bool = True) -> None:
         self.run_id = check_run_id(run_id)
         out = Path(out_dir)
         self.final_dir = out / run_id
         self.zip_path = out / f"{run_id}.zip"
+        self.write_zip = bool(zip)
         self.partial_dir = out / f"{run_id}{PARTIAL_SUFFIX}"
         for existing in (self.final_dir, self.zip_path):
             if existing.exists():
@@ -231,7 +237,7 @@ class BundleWriter:
         questions_to_verify: Sequence[str],
     ) -> Bundle:
         """Write the run manifest (its artifact list built from what was written) and the hash
-        ledger, rename the directory to its final name and write the deterministic zip."""
+        ledger, rename the directory to its final name and write the deterministic zip (if asked)."""
         if "artifacts" in manifest_facts:
             raise BundleError("manifest_facts must not hold 'artifacts'; the writer lists what it wrote")
         if manifest_facts.get("run_id", self.run_id) != self.run_id:
@@ -253,12 +259,13 @@ class BundleWriter:
         if self.final_dir.exists():
             raise BundleError(f"bundle {self.final_dir} appeared during the run; left {self.partial_dir} in place")
         os.rename(self.partial_dir, self.final_dir)
-        contents = {path: (self.final_dir / path).read_bytes() for path in self._artifacts}
-        write_bytes_atomic(self.zip_path, deterministic_zip(contents, self.run_id))
+        if self.write_zip:
+            contents = {path: (self.final_dir / path).read_bytes() for path in self._artifacts}
+            write_bytes_atomic(self.zip_path, deterministic_zip(contents, self.run_id))
         return Bundle(
             run_id=self.run_id,
             directory=self.final_dir,
-            zip_path=self.zip_path,
+            zip_path=self.zip_path if self.write_zip else None,
             n_files=len(self._artifacts),
             ledger_sha256=ledger.sha256,
         )

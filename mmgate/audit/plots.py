@@ -112,17 +112,30 @@ def parse_snapshot(snapshot: Mapping[str, object]) -> Snapshot:
     )
 
 
-def render_snapshot_plots(snapshot: Mapping[str, object]) -> dict[str, bytes]:
+def render_snapshot_plots(snapshot: Mapping[str, object],
+                          limits: Mapping[str, float] | None = None) -> dict[str, bytes]:
     """PNG bytes of the five plots of one seed's snapshot, keyed by file name:
-    ``{pca,spectra,similarity,retrieval,hubness}_seed{seed}.png``."""
+    ``{pca,spectra,similarity,retrieval,hubness}_seed{seed}.png``. ``limits`` draws the gated
+    thresholds where a plot shows the gated quantity: ``recall@<k>`` (the lowest recall@k a
+    retrieval gate accepts) as a dashed line over its bars, ``hubness_concentration`` (the highest
+    top-1 concentration the hubness gate accepts) noted in the hubness plot's legend."""
     snap = parse_snapshot(snapshot)
+    checked = _limits(limits)
     return {
         f"pca_seed{snap.seed}.png": _pca_png(snap),
         f"spectra_seed{snap.seed}.png": _spectra_png(snap),
         f"similarity_seed{snap.seed}.png": _similarity_png(snap),
-        f"retrieval_seed{snap.seed}.png": _retrieval_png(snap),
-        f"hubness_seed{snap.seed}.png": _hubness_png(snap),
+        f"retrieval_seed{snap.seed}.png": _retrieval_png(snap, checked),
+        f"hubness_seed{snap.seed}.png": _hubness_png(snap, checked),
     }
+
+
+def _limits(limits: Mapping[str, float] | None) -> dict[str, float]:
+    if limits is None:
+        return {}
+    if not isinstance(limits, Mapping):
+        raise InputError(f"limits: expected a mapping of name -> number, got {type(limits).__name__}")
+    return {str(name): finite_scalar(value, f"limits[{name!r}]") for name, value in limits.items()}
 
 
 def _pca_png(snap: Snapshot) -> bytes:
@@ -213,7 +226,7 @@ def _similarity_png(snap: Snapshot) -> bytes:
     return png_bytes(fig)
 
 
-def _retrieval_png(snap: Snapshot) -> bytes:
+def _retrieval_png(snap: Snapshot, limits: Mapping[str, float]) -> bytes:
     fig, ax = figure(RETRIEVAL_SIZE_IN)
     x = np.arange(len(snap.recall_ks), dtype=np.float64)
     width = 0.38
@@ -222,6 +235,15 @@ def _retrieval_png(snap: Snapshot) -> bytes:
     for offset, values, label, colour in bars_spec:
         bars = ax.bar(x + offset, values, width, color=colour, label=label)
         ax.bar_label(bars, fmt="%.2f", fontsize="small", padding=2)
+    drawn = False
+    for position, k in zip(x, snap.recall_ks):
+        limit = limits.get(f"recall@{k}")
+        if limit is not None:
+            ax.hlines(limit, position - 0.45, position + 0.45, colors="black", linestyles="--",
+                      linewidth=1.2, label=None if drawn else "gate threshold (minimum)")
+            ax.annotate(f">= {limit:.2f}", (position + 0.45, limit), xytext=(2, -3),
+                        textcoords="offset points", fontsize="x-small", ha="left", va="top")
+            drawn = True
     ax.set_xticks(x, [f"recall@{k}" for k in snap.recall_ks])
     ax.set_ylim(0.0, 1.1)
     ax.set_ylabel("recall")
@@ -231,7 +253,7 @@ def _retrieval_png(snap: Snapshot) -> bytes:
     return png_bytes(fig)
 
 
-def _hubness_png(snap: Snapshot) -> bytes:
+def _hubness_png(snap: Snapshot, limits: Mapping[str, float]) -> bytes:
     top = int(max(snap.k_occurrence_i2t.max(), snap.k_occurrence_t2i.max()))
     width = max(1, math.ceil((top + 1) / MAX_HISTOGRAM_BINS))
     edges = np.arange(0, top + width + 1, width, dtype=np.float64) - 0.5
@@ -242,6 +264,9 @@ def _hubness_png(snap: Snapshot) -> bytes:
                 label=f"{label} (skewness {_skewness(values):.2f}, max {int(values.max())})")
     ax.axvline(snap.k, color="black", linestyle="--", linewidth=1.0,
                label=f"k = {snap.k} (mean k-occurrence)")
+    if "hubness_concentration" in limits:
+        ax.plot([], [], linestyle="", label=f"gate: top-1 concentration <= "
+                                           f"{limits['hubness_concentration']:.2g}")
     ax.set_ylim(0.0, 1.35 * ax.get_ylim()[1])
     ax.set_title(f"Hubness: k-occurrence histograms (k = {snap.k}), seed {snap.seed}")
     ax.set_xlabel("k-occurrence (times an item is among the k nearest of a query)")

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 from mmgate.errors import InputError
 
-DECISIONS = ("APPROVE", "REJECT", "INCOMPLETE")
+DECISIONS = ("APPROVE", "REJECT", "INCOMPLETE", "SETUP_ERROR")
 STATUS_WORDS = {
     "APPROVE": "release cleared", "REJECT": "release blocked", "INCOMPLETE": "evidence incomplete",
+    "SETUP_ERROR": "run could not be set up, no gate ran",
 }
 STATUS_ORDER = ("failed", "error", "missing", "skipped", "not_applicable", "passed")
 DECISION_LISTS = (
@@ -112,34 +113,223 @@ def format_threshold(threshold: Mapping[str, object] | None) -> str:
 
 
 def render_summary(decision: Mapping[str, object], results: Sequence[Mapping[str, object]]) -> str:
-    """GitHub-flavoured markdown for a pull-request comment: decision heading, counts, a table of
-    every non-passing gate, the number of passing gates, contract hash prefix and run id."""
-    rows = gate_rows(decision, results)
+    """Markdown for a pull-request comment (GitHub and GitLab, no links, plain ASCII): decision
+    heading, subject and contract, headline metrics, then one row per gate aggregated over its
+    cases (non-passing gates first; each row shows its worst case's measured value, interval and
+    threshold), the messages of failing gates, and not-applicable gates counted and explained once
+    each."""
+    groups = gate_groups(decision, results)
     verdict = str(decision["decision"])
+    cases = sum(len(group.cases) for group in groups)
     lines = [f"## mmgate release decision: {verdict} ({STATUS_WORDS[verdict]})", ""]
-    lines.append(f"Subject: {_cell(str(decision['subject']['name']))}")
-    lines.append("")
-    counts = ", ".join(f"{_cell(key)} {value}" for key, value in _ordered_counts(decision))
-    lines.append(f"Counts: {counts}")
-    lines.append("")
-    open_rows = [row for row in rows if row.status != "passed"]
-    if open_rows:
-        lines.append("| Gate | Status | Measured | Threshold | Message |")
-        lines.append("| --- | --- | --- | --- | --- |")
-        for row in open_rows:
-            reason = f"reason: {row.reason}" if row.reason else ""
-            message = "; ".join(part for part in (row.message, reason) if part)
-            lines.append(f"| {_code(row.gate_id)} | {row.status} | {_cell(row.measured)} | "
-                         f"{_cell(row.threshold)} | {_cell(message)} |")
+    lines.append(f"Subject {_code(str(decision['subject']['name']))}, contract sha256 "
+                 f"{_code(str(decision['contract_sha256'])[:12])}, run {_code(str(decision['run_id']))}.")
+    counts = ", ".join(f"{value} {_cell(key)}" for key, value in _ordered_counts(decision) if value)
+    lines.append(f"Cases: {counts or 'none'} ({cases} in {len(groups)} gates).")
+    setup_errors = decision.get("setup_errors") or []
+    if setup_errors:
+        lines += ["", "**Setup errors**", ""]
+        lines += [f"- {_cell(_clip(str(error)))}" for error in setup_errors]
+    headline = headline_metrics(results)
+    if headline:
+        seeds = max(int(entry["cases"]) for entry in headline)
+        lines += ["", f"**Headline** (mean and worst case over {seeds} seeds; interval: 95% bootstrap)", "",
+                  "| Metric | Side | Mean | Worst [interval] | Threshold |", "| --- | --- | --- | --- | --- |"]
+        for entry in headline:
+            worst = entry["worst"]
+            lines.append(f"| {entry['metric']} | {entry['side'].replace('_to_', '->')} | "
+                         f"{_number(entry['mean'])} | {_cell(format_measured(worst['measured']))} "
+                         f"({_cell(worst['case'])}) | {_cell(format_threshold(entry['threshold']))} |")
+    shown = [group for group in groups if group.status != "not_applicable"]
+    lines += ["", "**Gates** (one row per gate; the worst case is shown)", ""]
+    if shown:
+        lines += ["| Gate | Status | Cases | Worst case | Measured [interval] | Threshold |",
+                  "| --- | --- | --- | --- | --- | --- |"]
+        for group in shown:
+            worst = group.worst
+            lines.append(f"| {_code(group.gate)} | {group.status} | {_cell(group.counts_text)} | "
+                         f"{_cell(worst.case)} | {_cell(worst.row.measured)} | {_cell(worst.row.threshold)} |")
     else:
-        lines.append("No gate failed, errored, went missing, was skipped or was not applicable.")
-    lines.append("")
-    passed = sum(1 for row in rows if row.status == "passed")
-    lines.append(f"{passed} gate{'' if passed == 1 else 's'} passed.")
-    lines.append("")
-    lines.append(f"Contract sha256: {_code(str(decision['contract_sha256'])[:12])}, "
-                 f"run id: {_code(str(decision['run_id']))}")
+        lines.append("No gate applied to this subject.")
+    problems = [group for group in shown if group.status in ("failed", "error", "missing", "skipped")]
+    if problems:
+        lines += ["", "**Why**", ""]
+        for group in problems:
+            message = group.worst.row.message or group.worst.row.reason or "no message"
+            lines.append(f"- {_code(group.gate)} {_cell(group.worst.case)}: {_cell(_clip(message))}")
+    waived = [group for group in groups if group.counts.get("not_applicable")]
+    if waived:
+        total = sum(group.counts["not_applicable"] for group in waived)
+        lines += ["", f"**Not applicable** ({total} cases in {len(waived)} gates)", ""]
+        for group in waived:
+            n = group.counts["not_applicable"]
+            of = "" if n == len(group.cases) else f" of {len(group.cases)}"
+            lines.append(f"- {_code(group.gate)} ({n}{of} case{'' if n == 1 else 's'}): "
+                         f"{_cell(_clip(group.reasons_text))}")
     return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class GateCase:
+    """One case of a gate: its row, the short case label and its margin to the threshold
+    (positive: holds with room; negative: violated; None: nothing to compare)."""
+
+    row: GateRow
+    case: str
+    margin: float | None
+
+
+@dataclass(frozen=True)
+class GateGroup:
+    """All cases of one gate, worst first; ``status`` is the worst applicable status (a gate with
+    only not-applicable cases is ``not_applicable``)."""
+
+    gate: str
+    status: str
+    cases: tuple[GateCase, ...]
+    counts: Mapping[str, int]
+    reasons: tuple[str, ...]
+
+    @property
+    def worst(self) -> GateCase:
+        """The case shown for the gate: the worst applicable one (else the first)."""
+        applicable = [case for case in self.cases if case.row.status != "not_applicable"]
+        return (applicable or list(self.cases))[0]
+
+    @property
+    def counts_text(self) -> str:
+        """``1 failed, 7 passed``: cases per status in severity order."""
+        return ", ".join(f"{self.counts[s]} {s}" for s in STATUS_ORDER if self.counts.get(s))
+
+    @property
+    def reasons_text(self) -> str:
+        """The distinct not-applicable or skip reasons, at most two, then how many more."""
+        shown = "; ".join(self.reasons[:2]) or "no reason given"
+        more = len(self.reasons) - 2
+        return shown + (f" (and {more} other reason{'' if more == 1 else 's'})" if more > 0 else "")
+
+
+def gate_groups(decision: Mapping[str, object],
+                results: Sequence[Mapping[str, object]]) -> tuple[GateGroup, ...]:
+    """The rows of ``gate_rows`` grouped by gate name: groups in severity order of their worst
+    status (then in the order the gates first appear), cases worst first (severity, then the
+    smallest margin to the threshold)."""
+    rows = gate_rows(decision, results)
+    by_id = {str(result["gate_id"]): result for result in results}
+    order: dict[str, int] = {}
+    for result in results:
+        order.setdefault(_gate_name(result, str(result["gate_id"])), len(order))
+    grouped: dict[str, list[GateCase]] = {}
+    for row in rows:
+        result = by_id.get(row.gate_id, {})
+        name = _gate_name(result, row.gate_id)
+        order.setdefault(name, len(order))
+        margin = _margin(result.get("measured"), result.get("threshold"))
+        grouped.setdefault(name, []).append(GateCase(row, _case_label(row.gate_id), margin))
+    groups = []
+    for name, cases in grouped.items():
+        cases.sort(key=lambda c: (STATUS_ORDER.index(c.row.status),
+                                  math.inf if c.margin is None else c.margin, _natural(c.row.gate_id)))
+        counts: dict[str, int] = {}
+        for case in cases:
+            counts[case.row.status] = counts.get(case.row.status, 0) + 1
+        applicable = [c.row.status for c in cases if c.row.status != "not_applicable"]
+        status = applicable[0] if applicable else "not_applicable"
+        reasons = tuple(dict.fromkeys(c.row.reason or c.row.message for c in cases
+                                      if c.row.status in ("not_applicable", "skipped")))
+        groups.append(GateGroup(name, status, tuple(cases), counts, reasons))
+    return tuple(sorted(groups, key=lambda g: (STATUS_ORDER.index(g.status), order[g.gate])))
+
+
+# Headline metrics: (label, gate, parameter, side, better) - the worst case is the lowest value
+# where higher is better and the highest where lower is better.
+HEADLINE = (
+    ("recall@1", "retrieval_top1", "direction", "image_to_text", "higher"),
+    ("recall@1", "retrieval_top1", "direction", "text_to_image", "higher"),
+    ("recall@5", "retrieval_top5", "direction", "image_to_text", "higher"),
+    ("recall@5", "retrieval_top5", "direction", "text_to_image", "higher"),
+    ("effective rank", "effective_rank", "modality", "image", "higher"),
+    ("effective rank", "effective_rank", "modality", "text", "higher"),
+    ("mean cosine", "mean_cosine", "modality", "image", "lower"),
+    ("mean cosine", "mean_cosine", "modality", "text", "lower"),
+)
+
+
+def headline_metrics(results: Sequence[Mapping[str, object]]) -> list[dict[str, object]]:
+    """JSON-ready headline numbers from the gate results: per metric and side, the number of
+    measured cases, their mean, min and max, the worst case (label, status, measured value and
+    interval) and the threshold. Metrics with no measured case are left out."""
+    out: list[dict[str, object]] = []
+    for label, gate, axis, side, better in HEADLINE:
+        measured = []
+        for result in results:
+            if not isinstance(result, Mapping) or result.get("gate") != gate:
+                continue
+            params = result.get("params")
+            values = result.get("measured")
+            if (not isinstance(params, Mapping) or params.get(axis) != side
+                    or not isinstance(values, Mapping) or not _finite(values.get("value"))):
+                continue
+            measured.append(result)
+        if not measured:
+            continue
+        values = [float(r["measured"]["value"]) for r in measured]
+        pick = min if better == "higher" else max
+        worst = pick(measured, key=lambda r: float(r["measured"]["value"]))
+        out.append({
+            "metric": label, "gate": gate, "side": side, "better": better, "cases": len(values),
+            "mean": sum(values) / len(values), "min": min(values), "max": max(values),
+            "worst": {"case": _case_label(str(worst["gate_id"])), "status": worst["status"],
+                      "measured": {k: float(v) for k, v in worst["measured"].items() if _finite(v)}},
+            "threshold": dict(worst["threshold"]) if isinstance(worst.get("threshold"), Mapping) else None,
+        })
+    return out
+
+
+_GATE_FROM_ID = re.compile(r"::test_([A-Za-z0-9_]+)")
+_CASE_FROM_ID = re.compile(r"\[(.*)\]$")
+
+
+def _gate_name(result: Mapping[str, object], gate_id: str) -> str:
+    name = result.get("gate") if isinstance(result, Mapping) else None
+    if isinstance(name, str) and name:
+        return name
+    match = _GATE_FROM_ID.search(gate_id)
+    return match.group(1) if match else gate_id
+
+
+def _case_label(gate_id: str) -> str:
+    """``seed0-image_to_text`` for ``...::test_x[seed0-image_to_text]``; the id itself otherwise."""
+    match = _CASE_FROM_ID.search(gate_id)
+    return match.group(1) if match else gate_id
+
+
+def _margin(measured: object, threshold: object) -> float | None:
+    if not isinstance(measured, Mapping) or not isinstance(threshold, Mapping):
+        return None
+    key = {"lower_bound": "ci_low", "upper_bound": "ci_high"}.get(str(threshold.get("basis")), "value")
+    stat, limit = measured.get(key), threshold.get("value")
+    if not _finite(stat) or not _finite(limit):
+        return None
+    op = threshold.get("op")
+    if op in (">=", ">"):
+        return float(stat) - float(limit)
+    if op in ("<=", "<"):
+        return float(limit) - float(stat)
+    return -abs(float(stat) - float(limit))
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _natural(text: str) -> list[object]:
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", text)]
+
+
+def _clip(text: str, limit: int = 240) -> str:
+    one_line = " ".join(text.split())
+    return one_line if len(one_line) <= limit else one_line[:limit - 3] + "..."
 
 
 def _ordered_counts(decision: Mapping[str, object]) -> list[tuple[str, int]]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mmgate.audit.bundle import LEDGER_NAME, MANIFEST_NAME, safe_file_stem
+from mmgate.audit.bundle import LEDGER_NAME, MANIFEST_NAME
 from mmgate.records.canonical import parse_json_strict
 from mmgate.records.hashing import sha256_bytes
 from mmgate.records.reports import ReportSchemaError, validate_record, validate_report
@@ -201,19 +201,22 @@ def _manifest_problems(
     return problems
 
 
-# Files every release bundle holds besides the ledger and the per-gate evidence.
+# Files every release bundle holds besides the ledger. Each gate case's result and evidence lives
+# in acceptance.json; bundles written before that also hold evidence/<gate>.json files, which are
+# still checked like every other report (hash, manifest, schema) but no longer required.
 RELEASE_FILES = (MANIFEST_NAME, "release_decision.json", "acceptance.json", "risk_log.json",
                  "config_log.jsonl", "report.html", "summary.md")
+_PLOT_REFERENCE = re.compile(r'src="(plots/[A-Za-z0-9_][A-Za-z0-9._-]*)"')
 
 
 def _completeness_problems(files: Mapping[str, bytes], reports: Mapping[str, tuple[Any, str]]) -> list[str]:
-    """A release bundle must hold its fixed files and one evidence report per gate it lists."""
+    """A release bundle must hold its fixed files, and every plot its report.html shows."""
     problems = [f"{name}: missing; every release bundle holds it" for name in RELEASE_FILES if name not in files]
-    if "acceptance.json" in reports:
-        for gate in reports["acceptance.json"][0]["facts_provided"]["gates"]:
-            evidence = f"evidence/{safe_file_stem(gate['gate_id'])}.json"
-            if evidence not in files:
-                problems.append(f"{evidence}: missing; acceptance.json lists gate {gate['gate_id']}")
+    if "report.html" in files:
+        page = files["report.html"].decode("utf-8", errors="replace")
+        for path in sorted(set(_PLOT_REFERENCE.findall(page))):
+            if path not in files:
+                problems.append(f"{path}: missing; report.html shows it")
     return problems
 
 

@@ -1,5 +1,6 @@
 """Turning ``--mmgate`` on: read the run spec, load the gate fixtures, point collection at the
-gates and, in the controlling process only, register the session that decides and writes."""
+gates and, in the controlling process only, check the setup once (``preflight``) and register the
+session that decides and writes."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from threadpoolctl import threadpool_limits
 
 from mmgate.plugin import options
 from mmgate.plugin.context import RunContext
+from mmgate.plugin.preflight import SetupCheck, check_setup
 from mmgate.plugin.progress import TerminalProgress
 from mmgate.plugin.runspec import read_runspec
 from mmgate.plugin.session import GateSession
@@ -35,7 +37,18 @@ def activate(config: pytest.Config) -> None:
     if not controller:
         threadpool_limits(limits=1, user_api="blas")  # the workers are the parallelism
     if controller:
-        config.pluginmanager.register(GateSession(config, spec), "mmgate-session")
+        setup = SetupCheck() if config.option.help else check_setup(spec)
+        if setup.subject is not None and not _distributed(config):
+            config.stash[CONTEXT_KEY].adopt_subject(setup.subject)  # serial: the gates use it, built once
+        if setup.failed:
+            # No gate will run (see GateSession.pytest_collection_modifyitems): start no workers.
+            config.option.dist, config.option.tx = "no", []
+        config.pluginmanager.register(GateSession(config, spec, setup), "mmgate-session")
+
+
+def _distributed(config: pytest.Config) -> bool:
+    """Whether pytest-xdist will run the gates in worker processes."""
+    return getattr(config.option, "dist", "no") != "no" and bool(getattr(config.option, "tx", None))
 
 
 def _load_hypothesis_profile(config: pytest.Config) -> None:

@@ -70,6 +70,10 @@ class RunContext:
         if self.spec.problems:
             raise SetupProblem("; ".join(self.spec.problems))
 
+    def adopt_subject(self, subject: Subject) -> None:
+        """Use the user's subject the setup check built, instead of building it again."""
+        self._user_subject = subject
+
     def subject(self, seed: int) -> Subject:
         """The subject gated at ``seed``: a freshly seeded reference model, or the user's subject."""
         self.check_setup()

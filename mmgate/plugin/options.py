@@ -30,6 +30,8 @@ _OPTIONS: dict[str, dict[str, Any]] = {
                     help="write this run's drift baseline to PATH if it is APPROVEd"),
     "baseline": dict(metavar="PATH", default=None,
                     help="compare this run against the drift baseline at PATH"),
+    "zip": dict(action="store_true", default=None,
+                    help="also write the bundle as <out>/<run id>.zip (default: directory only)"),
 }
 
 

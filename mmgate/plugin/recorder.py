@@ -6,10 +6,11 @@ from __future__ import annotations
 import base64
 import json
 import math
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import pytest
 
+from mmgate.audit.summary_md import format_measured, format_threshold
 from mmgate.gating.catalogue import GateSpec
 from mmgate.gating.contract import Contract
 from mmgate.gating.results import GateResult, Threshold
@@ -18,6 +19,11 @@ RESULT_PROPERTY = "mmgate_result"
 SUBJECT_PROPERTY = "mmgate_subject"
 PLOTS_PROPERTY = "mmgate_plots"
 PROFILE_PROPERTY = "mmgate_profile"
+# Properties that carry data from a gate to the controller; never written to a JUnit XML report.
+INTERNAL_PROPERTIES = (RESULT_PROPERTY, SUBJECT_PROPERTY, PLOTS_PROPERTY, PROFILE_PROPERTY)
+# Snapshot-plot limit -> the gate whose contract threshold it draws.
+PLOT_LIMIT_GATES = {"recall@1": "retrieval_top1", "recall@5": "retrieval_top5",
+                    "hubness_concentration": "hubness"}
 
 
 class GateRecorder:
@@ -38,8 +44,12 @@ class GateRecorder:
 
     def threshold(self, op: str | None = None, limit: float | None = None) -> Threshold:
         """The contract's limit for this gate, or an explicit one for gates the contract has no
-        number for; either way on the statistic (point or bound) the contract names."""
+        number for; either way on the statistic (point or bound) the contract names. A gate whose
+        threshold the contract leaves unset ends here as ``not_applicable``."""
         if op is None:
+            unset = self.contract.unset_reason(self.spec.name)
+            if unset is not None:
+                self.not_applicable(unset)
             declared = self.contract.threshold(self.spec.name)
             op, limit = declared["op"], declared["value"]
         return Threshold(op=op, value=float(limit), basis=self.contract.basis(self.spec.name))
@@ -65,6 +75,16 @@ class GateRecorder:
         """Record that the gate cannot apply to this subject, and skip the test."""
         self._record("not_applicable", f"not applicable: {reason}", {}, None, reason, evidence)
         pytest.skip(f"mmgate: not applicable: {reason}")
+
+    def plot_limits(self) -> dict[str, float]:
+        """The contract's limits on quantities the snapshot plots show (``render_snapshot_plots``
+        draws them); a gate whose threshold the contract leaves unset is left out."""
+        limits = {}
+        for key, gate in PLOT_LIMIT_GATES.items():
+            declared = None if self.contract.unset_reason(gate) else self.contract.threshold(gate)
+            if declared is not None and declared.get("value") is not None:
+                limits[key] = float(declared["value"])
+        return limits
 
     def note_subject(self, seed: int, subject: Any) -> None:
         """Attach the subject's name and identity so the controller can record them."""
@@ -102,6 +122,19 @@ class GateRecorder:
             evidence=dict(evidence or {}),
         )
         self._item.user_properties.append((RESULT_PROPERTY, result.dumps()))
+
+
+def junit_properties(result: GateResult | None,
+                     properties: Sequence[tuple[str, object]]) -> list[tuple[str, object]]:
+    """What a gate's report shows as JUnit XML properties: the user's own properties, without the
+    internal ones (results, plots, profiles travel to the controller, not into the XML), plus the
+    case's ``status``, ``measured`` (value and interval) and ``threshold`` once it has a result."""
+    kept = [(name, value) for name, value in properties if name not in INTERNAL_PROPERTIES]
+    if result is None:
+        return kept
+    data = result.to_json()
+    return [*kept, ("status", result.status), ("measured", format_measured(data.get("measured"))),
+            ("threshold", format_threshold(data.get("threshold")))]
 
 
 def _statistic(measured: Mapping[str, float], basis: str) -> float:

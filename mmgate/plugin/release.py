@@ -8,14 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from mmgate.audit.bundle import Bundle, BundleWriter, safe_file_stem
+from mmgate.audit.bundle import Bundle, BundleWriter
 from mmgate.audit.environment import environment_fingerprint, git_commit
 from mmgate.audit.html_report import render_html
 from mmgate.audit.redact import config_log_record
 from mmgate.audit.risks import RISKS
-from mmgate.audit.summary_md import render_summary
+from mmgate.audit.summary_md import headline_metrics, render_summary
 from mmgate.gating.decision import Decision
-from mmgate.gating.results import GateResult
 from mmgate.plugin.runspec import RunSpec
 from mmgate.records.canonical import canonical_json
 from mmgate.records.reports import strict_report
@@ -34,6 +33,12 @@ class RunRecord:
     plots: Mapping[str, bytes]
     baselines: Mapping[str, Any]
     baseline_report: Mapping[str, Any] | None = None
+    setup_errors: Sequence[str] = ()
+
+    @property
+    def problems(self) -> list[str]:
+        """The run's configuration problems and setup errors, each once (the bundle's open items)."""
+        return list(dict.fromkeys([*self.spec.problems, *self.setup_errors]))
 
 
 def contract_sha256(spec: RunSpec) -> str:
@@ -47,7 +52,7 @@ def contract_sha256(spec: RunSpec) -> str:
 
 def decision_facts(record: RunRecord, decision: Decision) -> dict[str, Any]:
     """The facts of release_decision.json."""
-    return {
+    facts = {
         "run_id": record.run_id,
         "decision": decision.decision,
         "exit_code": decision.exit_code,
@@ -57,18 +62,25 @@ def decision_facts(record: RunRecord, decision: Decision) -> dict[str, Any]:
         "not_applicable_gates": list(decision.not_applicable),
         "passed_gates": list(decision.passed),
         "contract_sha256": contract_sha256(record.spec),
+        "contract_profile": record.spec.contract.profile,
         "subject": dict(record.subject),
         "counts": decision.counts(),
+        "headline": headline_metrics([result.to_json() for result in decision.results]),
     }
+    if decision.decision == "SETUP_ERROR":
+        facts["setup_errors"] = list(record.setup_errors)
+    return facts
 
 
 def write_bundle(record: RunRecord, decision: Decision) -> Bundle:
-    """Write every artifact of the run, then the manifest and ledger; return the final bundle."""
-    writer = BundleWriter(record.spec.settings.out_dir, record.run_id)
+    """Write every artifact of the run, then the manifest and ledger; return the final bundle.
+
+    Each gate case's result and evidence is stored once, in ``acceptance.json``; each plot once,
+    in ``plots/`` (``report.html`` references it there). The zip is written only when the
+    settings ask for it (``--mmgate-zip``)."""
+    writer = BundleWriter(record.spec.settings.out_dir, record.run_id, zip=record.spec.settings.zip)
     results = [result.to_json() for result in decision.results]
     facts = decision_facts(record, decision)
-    for result in decision.results:
-        writer.write_report(f"evidence/{safe_file_stem(result.gate_id)}.json", _evidence_report(record, result))
     writer.write_report("acceptance.json", _acceptance_report(record, results))
     writer.write_report("release_decision.json", _decision_report(record, decision, facts))
     writer.write_report("risk_log.json", _risk_report(record, decision))
@@ -84,7 +96,7 @@ def write_bundle(record: RunRecord, decision: Decision) -> Bundle:
     return writer.finalize(
         _manifest_facts(record),
         assumptions={"environment": "Versions are read from the installed distributions of this process."},
-        open_items=list(record.spec.problems),
+        open_items=record.problems,
         analysis=f"Run {record.run_id} gated subject {record.subject.get('name')!r}: {decision.decision}.",
         draft_output={"decision": decision.decision},
         questions_to_verify=["Does the contract hash match the contract approved for this release?"],
@@ -98,6 +110,7 @@ def _manifest_facts(record: RunRecord) -> dict[str, Any]:
         "started_utc": record.started_utc,
         "finished_utc": record.finished_utc,
         "contract_sha256": contract_sha256(record.spec),
+        "contract_profile": record.spec.contract.profile,
         "config_sha256": hashlib.sha256(config_json.encode("utf-8")).hexdigest(),
         "subject": dict(record.subject),
         "environment": environment_fingerprint(),
@@ -112,18 +125,6 @@ def _location_free(settings: dict[str, Any], rootdir: Path) -> dict[str, Any]:
     paths = ("out_dir", "contract_path", "record_baseline", "baseline")
     return {key: os.path.relpath(value, rootdir) if key in paths and value is not None else value
             for key, value in settings.items()}
-
-
-def _evidence_report(record: RunRecord, result: GateResult) -> dict[str, Any]:
-    return strict_report(
-        "gate_evidence",
-        {"run_id": record.run_id, "result": result.to_json()},
-        assumptions={"measurement": "Numbers were computed in this run from the subject's embeddings."},
-        open_items=[] if result.status in ("passed", "failed") else [result.message],
-        analysis=result.message,
-        draft_output={"status": result.status},
-        questions_to_verify=["Is the threshold appropriate for the downstream use of this model?"],
-    )
 
 
 def _acceptance_report(record: RunRecord, results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -144,12 +145,13 @@ def _decision_report(record: RunRecord, decision: Decision, facts: Mapping[str, 
         "APPROVE": "every required gate ran and every gate that ran passed",
         "REJECT": "at least one gate failed or errored",
         "INCOMPLETE": "no gate failed, but required gates produced no evidence",
+        "SETUP_ERROR": "the run could not be set up, so no gate ran: " + "; ".join(record.setup_errors),
     }
     return strict_report(
         "release_decision",
         facts,
         assumptions={"rule": "APPROVE iff every required gate ran and passed; missing evidence is never a pass."},
-        open_items=[*decision.missing_required, *record.spec.problems],
+        open_items=[*record.problems, *decision.missing_required],
         analysis=f"{decision.decision}: {reasons[decision.decision]}.",
         draft_output={"decision": decision.decision, "exit_code": decision.exit_code},
         questions_to_verify=["Has a reviewer read the failing and missing gates before acting on this decision?"],
@@ -171,3 +173,48 @@ def _risk_report(record: RunRecord, decision: Decision) -> dict[str, Any]:
         draft_output={"gates_without_evidence": uncovered},
         questions_to_verify=["Are there risks specific to this model's deployment that the taxonomy misses?"],
     )
+
+
+def add_junit_suite_properties(config: Any, decision: Decision, bundle: Bundle | None) -> None:
+    """Put the decision, exit code, bundle path and headline numbers on the JUnit XML report's
+    test suite (``--junitxml``). Only the controller writes the XML (xdist workers have no
+    report, so ``record_testsuite_property`` in a gate would be lost); its file is already written
+    when the decision is made, so the properties are added to the file and to the reporter."""
+    from _pytest.junitxml import xml_key
+
+    xml = config.stash.get(xml_key, None)
+    if xml is None:
+        return
+    properties = [("mmgate_decision", decision.decision), ("mmgate_exit_code", str(decision.exit_code)),
+                  ("mmgate_bundle", str(bundle.directory) if bundle is not None else "<not written>")]
+    for entry in headline_metrics([result.to_json() for result in decision.results]):
+        worst = entry["worst"]["measured"]
+        interval = f" [{worst['ci_low']:.4g}, {worst['ci_high']:.4g}]" if "ci_low" in worst else ""
+        properties.append((f"mmgate_{entry['gate']}_{entry['side']}",
+                           f"mean {entry['mean']:.4g}, worst {worst.get('value', float('nan')):.4g}{interval}"))
+    for name, value in properties:
+        xml.add_global_property(name, value)
+    _add_suite_properties_to_file(Path(xml.logfile), properties)
+
+
+def _add_suite_properties_to_file(path: Path, properties: Sequence[tuple[str, str]]) -> None:
+    import xml.etree.ElementTree as ET
+
+    try:
+        tree = ET.parse(path)
+    except (OSError, ET.ParseError):  # no report, or not pytest's: leave it alone
+        return
+    root = tree.getroot()
+    suite = root if root.tag == "testsuite" else root.find("testsuite")
+    if suite is None:
+        return
+    node = suite.find("properties")
+    if node is None:
+        node = ET.Element("properties")
+        suite.insert(0, node)
+    present = {child.get("name") for child in node.findall("property")}
+    for name, value in properties:
+        if name not in present:
+            ET.SubElement(node, "property", name=name, value=value)
+    path.write_text('<?xml version="1.0" encoding="utf-8"?>' + ET.tostring(root, encoding="unicode"),
+                    encoding="utf-8")

@@ -1,8 +1,11 @@
 """The controller side of a gated run: collect gate results from the reports (local or from xdist
-workers), decide at session end, write the bundle, print the table and the decision line."""
+workers), decide at session end, write the bundle, print the table and the decision line. A run
+whose setup check failed (``preflight``) runs no gate: its gates are deselected, and its decision is
+SETUP_ERROR with the causes, printed once."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import datetime, timezone
 from typing import Any
@@ -11,11 +14,13 @@ import pytest
 
 from mmgate.audit.bundle import Bundle
 from mmgate.gating.catalogue import expected_gates, gate_key
-from mmgate.gating.decision import Decision, decide
+from mmgate.gating.decision import EXIT_CODES, Decision, decide
 from mmgate.gating.results import GateResult
 from mmgate.plugin import baselines
 from mmgate.plugin.intake import attached_plots, attached_profiles, merge, subject_notes
-from mmgate.plugin.release import RunRecord, write_bundle
+from mmgate.plugin.preflight import SetupCheck
+from mmgate.plugin.recorder import junit_properties
+from mmgate.plugin.release import RunRecord, add_junit_suite_properties, write_bundle
 from mmgate.plugin.runspec import RunSpec
 from mmgate.plugin.terminal import decision_line, gate_table
 
@@ -24,6 +29,7 @@ SUMMARY_EXIT_CODES = (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.E
 BUNDLE_FAILED_EXIT = 12  # the decision was made but its bundle (or asked-for baseline) could not be written
 MISSING_REASON = ("the gate did not run: deselected (-k/-m), skipped, interrupted, or lost with a "
                   "crashed worker")
+SETUP_ERROR_REASON = "the gate did not run: the run could not be set up (setup error; the causes are in the decision)"
 
 
 def utc_now() -> str:
@@ -40,9 +46,10 @@ def new_run_id() -> str:
 class GateSession:
     """Registered as a plugin in the controlling process only; its hooks delegate to the modules."""
 
-    def __init__(self, config: pytest.Config, spec: RunSpec) -> None:
+    def __init__(self, config: pytest.Config, spec: RunSpec, setup: SetupCheck | None = None) -> None:
         self.config = config
         self.spec = spec
+        self.setup = setup or SetupCheck(spec.problems)
         self.run_id = new_run_id()
         self.started_utc = utc_now()
         self.expected = expected_gates(spec.settings.seeds)
@@ -54,6 +61,12 @@ class GateSession:
         self.decision: Decision | None = None
         self.bundle: Bundle | None = None
         self.bundle_error: str | None = None
+        if self.setup.errors and self.setup.subject is not None:
+            try:  # a subject that was built but cannot be gated is still named in the bundle
+                self.subjects[0] = {"seed": 0, "name": self.setup.subject.name,
+                                    "identity": self.setup.subject.identity()}
+            except Exception:  # its identity is one of the setup errors
+                pass
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
@@ -64,6 +77,24 @@ class GateSession:
 
         return SeedScheduling(config, log)
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection(self, session: pytest.Session) -> None:
+        """A Ctrl-C during the setup check ends the session here, where pytest still finishes it
+        (an INCOMPLETE decision with its bundle), rather than inside pytest_configure."""
+        if self.setup.interrupted:
+            raise KeyboardInterrupt
+
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        """Deselect every gate of a run that could not be set up: no gate can say anything about
+        the model then, and deselected gates print nothing per case (skips would, under -v)."""
+        if not self.setup.errors:
+            return
+        gates = [item for item in items if gate_key(item.nodeid) in self.expected]
+        if gates:
+            config.hook.pytest_deselected(items=gates)
+            items[:] = [item for item in items if gate_key(item.nodeid) not in self.expected]
+
+    @pytest.hookimpl(tryfirst=True)  # before --junitxml reads the report's properties
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         key = gate_key(report.nodeid)
         if key not in self.expected:
@@ -77,10 +108,16 @@ class GateSession:
             self.subjects.setdefault(int(note["seed"]), note)
         self.plots.update(attached_plots(report))
         self.profiles.update(attached_profiles(report))
+        report.user_properties = junit_properties(self.observed.get(key), report.user_properties)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        self.decision = decide(self.observed, self.expected, self.spec.contract.is_required, MISSING_REASON)
+        if self.setup.errors:
+            self.decision = dataclasses.replace(
+                decide({}, self.expected, self.spec.contract.is_required, SETUP_ERROR_REASON),
+                decision="SETUP_ERROR", exit_code=EXIT_CODES["SETUP_ERROR"])
+        else:
+            self.decision = decide(self.observed, self.expected, self.spec.contract.is_required, MISSING_REASON)
         finished = utc_now()
         recording = baselines.record(self.spec, self.decision, self.profiles, self.run_id, finished)
         self.baseline_line = recording.line
@@ -88,11 +125,12 @@ class GateSession:
                            subject_summary(self.spec, self.subjects), self.config.rootpath,
                            dict(sorted(self.plots.items())),
                            {"compared": baselines.compared(self.spec), "recorded": recording.written},
-                           recording.report)
+                           recording.report, self.setup.errors)
         try:
             self.bundle = write_bundle(record, self.decision)
         except Exception as exc:  # the decision must still be reported, and never as APPROVE
             self.bundle_error = f"{type(exc).__name__}: {exc}"
+        add_junit_suite_properties(self.config, self.decision, self.bundle)
         session.exitstatus = self.decision.exit_code if self.bundle and not recording.failed else BUNDLE_FAILED_EXIT
         if exitstatus not in SUMMARY_EXIT_CODES:  # pytest prints no terminal summary then
             self.pytest_terminal_summary(self.config.pluginmanager.get_plugin("terminalreporter"))
@@ -101,12 +139,18 @@ class GateSession:
         if self.decision is None or terminalreporter is None:
             return
         terminalreporter.section("mmgate")
-        for line in gate_table(self.decision):
-            terminalreporter.write_line(line)
+        if self.setup.errors:  # the causes, once each; no gate table: no gate ran
+            for cause in self.setup.errors:
+                terminalreporter.write_line(f"mmgate: setup error: {cause}")
+            terminalreporter.write_line(f"mmgate: no gate ran ({len(self.expected)} deselected): the run could "
+                                        f"not be set up, which says nothing about the model; fix the above")
+        else:
+            for line in gate_table(self.decision):
+                terminalreporter.write_line(line)
+        if self.setup.interrupted:
+            terminalreporter.write_line("mmgate: interrupted during the setup check; no gate ran")
         if self.bundle_error is not None:
             terminalreporter.write_line(f"mmgate: bundle could not be written: {self.bundle_error}")
-        for problem in self.spec.problems:
-            terminalreporter.write_line(f"mmgate: setup problem: {problem}")
         if self.baseline_line is not None:
             terminalreporter.write_line(f"mmgate: {self.baseline_line}")
         terminalreporter.write_line(decision_line(self.decision, self.bundle))

@@ -22,6 +22,7 @@ CLI_FLAGS: Mapping[str, str] = MappingProxyType({
     "stress": "--mmgate-stress",
     "record_baseline": "--mmgate-record-baseline",
     "baseline": "--mmgate-baseline",
+    "zip": "--mmgate-zip",
 })
 SETTING_KEYS = tuple(CLI_FLAGS)
 # setting key -> Settings field name.
@@ -35,6 +36,7 @@ _FIELDS: Mapping[str, str] = MappingProxyType({
     "stress": "stress",
     "record_baseline": "record_baseline",
     "baseline": "baseline",
+    "zip": "zip",
 })
 DEFAULT_OUT = "mmgate-out"
 
@@ -61,6 +63,12 @@ def _path(where: str, value: Any) -> Path:
     return Path(value)
 
 
+def _flag(where: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: expected true or false, got {value!r} ({type(value).__name__})")
+    return value
+
+
 def _optional_path(where: str, value: Any) -> Path | None:
     return None if value is None else _path(where, value)
 
@@ -82,6 +90,7 @@ _CHECKS: Mapping[str, Callable[[str, Any], Any]] = MappingProxyType({
     "stress": _positive_int,
     "record_baseline": _optional_path,
     "baseline": _optional_path,
+    "zip": _flag,
 })
 
 
@@ -104,6 +113,7 @@ class Settings:
     stress: int = 10
     record_baseline: Path | None = None
     baseline: Path | None = None
+    zip: bool = False  # also write <out>/<run id>.zip next to the bundle directory
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "subject", _spec("Settings.subject", self.subject))
@@ -117,6 +127,7 @@ class Settings:
         object.__setattr__(self, "stress", _positive_int("Settings.stress", self.stress))
         for name in ("record_baseline", "baseline"):
             object.__setattr__(self, name, _optional_path(f"Settings.{name}", getattr(self, name)))
+        object.__setattr__(self, "zip", _flag("Settings.zip", self.zip))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (paths as strings), for the run manifest and the config hash."""

@@ -11,21 +11,21 @@ _ORDER = ("failed", "error", "missing", "skipped", "not_applicable", "passed")
 
 
 def gate_table(decision: Decision) -> list[str]:
-    """One row per gate name: cases per status, and the first non-passing message."""
+    """One row per gate name: cases per status, and the first message of its worst status (why it
+    failed, errored, went missing or could not apply), stated once for all its cases."""
     by_gate: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    first_problem: dict[str, str] = {}
+    first_message: dict[tuple[str, str], str] = {}
     for result in decision.results:
         by_gate[result.gate][result.status] += 1
-        if result.status in ("failed", "error") and result.gate not in first_problem:
-            first_problem[result.gate] = result.message
+        first_message.setdefault((result.gate, result.status), result.message)
     width = max(len(name) for name in by_gate)
     lines = [f"{'gate'.ljust(width)}  {'status':<10} cases"]
     for name, counts in by_gate.items():
         worst = next(status for status in _ORDER if counts.get(status))
         cases = ", ".join(f"{counts[s]} {s}" for s in _ORDER if counts.get(s))
         line = f"{name.ljust(width)}  {worst:<10} {cases}"
-        if name in first_problem:
-            line += f"  | {first_problem[name][:160]}"
+        if worst != "passed":
+            line += f"  | {first_message[name, worst][:160]}"
         lines.append(line)
     return lines
 

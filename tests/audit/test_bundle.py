@@ -233,3 +233,11 @@ def test_safe_file_stem_is_path_safe_and_distinct_for_distinct_gate_ids() -> Non
     for stem in stems:
         check_bundle_path(f"evidence/{stem}.json")
     assert stems[0].startswith("gates_test_acceptance.py_test_retrieval_top1_seed0-image_to_text-")
+
+
+def test_the_zip_is_optional_and_the_directory_stays_complete(tmp_path: Path, schemas: SchemaSet) -> None:
+    writer = BundleWriter(tmp_path, RUN_ID, schemas=schemas, zip=False)
+    writer.write_text("summary.md", "# mmgate\n")
+    bundle = writer.finalize(MANIFEST_FACTS, **ENVELOPE)
+    assert bundle.zip_path is None and sorted(os.listdir(tmp_path)) == [RUN_ID]
+    assert sorted(p.name for p in bundle.directory.iterdir()) == ["hash_ledger.json", "run_manifest.json", "summary.md"]

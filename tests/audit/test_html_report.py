@@ -1,9 +1,10 @@
-"""Specification of report.html: one self-contained page (no external resource), decision banner,
-every gate with non-passing ones first, inline PNG plots, and every user string escaped."""
+"""Specification of report.html: one page with no external resource, decision banner, headline
+metrics and one row per gate (non-passing first) at the top, cases behind a click, plots grouped by
+gate and referenced from the bundle's plots/ directory, and every user string escaped."""
 
 from __future__ import annotations
 
-import base64
+import re
 from html.parser import HTMLParser
 
 import pytest
@@ -112,22 +113,54 @@ def test_gate_rows_show_measured_value_interval_and_threshold_with_basis(page):
     assert "ValueError: NaN in image embeddings" in page
 
 
-def test_not_applicable_reasons_have_their_own_section(page):
+def test_not_applicable_reasons_have_their_own_section_once_per_gate(page):
     section = page[page.index('<section id="not-applicable">'):page.index('<section id="plots">')]
-    assert NA_ID in section and "the subject has no factor labels" in section
-    assert PASSED_ID not in section
+    assert "test_factor_probe" in section and section.count("the subject has no factor labels") == 1
+    assert "retrieval_top1" not in section
 
 
-def test_plots_are_embedded_as_png_data_uris_in_natural_name_order(page, plots):
-    sources = [s for s in parse(page).sources if s.startswith("data:image/png;base64,")]
-    assert [base64.b64decode(s.split(",", 1)[1]) for s in sources] == list(plots.values())
-    assert page.index("pca_seed2.png") < page.index("pca_seed10.png")
+def test_the_gate_table_has_one_row_per_gate_before_the_cases(page):
+    gates = page[page.index('<section id="gates">'):page.index('<section id="cases">')]
+    assert gates.count("<tr class=") == 5
+    assert page.index('<section id="gates">') < page.index('<section id="cases">') \
+        < page.index('<section id="plots">')
+
+
+def test_cases_sit_behind_a_click_open_for_gates_that_did_not_pass(page):
+    assert '<details id="cases-test_effective_rank" open>' in page
+    assert '<details id="cases-test_retrieval_top1">' in page  # passed: closed
+
+
+def test_headline_metrics_come_before_the_gate_table():
+    results = [result(f"gates/test_acceptance.py::test_retrieval_top1[seed{s}-image_to_text]", "passed",
+                      measured={"value": v, "ci_low": v - 0.05, "ci_high": v + 0.05},
+                      threshold={"op": ">=", "value": 0.55, "basis": "point"})
+               for s, v in enumerate((0.8, 0.7))]
+    for r, s in zip(results, range(2)):
+        r.update(gate="retrieval_top1", params={"seed": s, "direction": "image_to_text"})
+    page = render_html(make_decision(results=results), results, {})
+    headline = page[page.index('<section id="headline">'):page.index('<section id="gates">')]
+    assert "recall@1" in headline and "0.75" in headline and "0.7 [0.65, 0.75] (seed1-image_to_text)" in headline
+
+
+def test_plots_are_referenced_from_the_bundle_in_natural_order_grouped_by_kind(page, plots):
+    sources = [s for s in parse(page).sources if s.endswith(".png")]
+    assert sources == ["plots/pca_seed2.png", "plots/pca_seed2.png",
+                       "plots/pca_seed10.png", "plots/pca_seed10.png"]  # link and image
+    assert "base64" not in page
+    assert page.count('<section class="plot-group"') == 1
+
+
+def test_gate_ids_never_break_mid_word_except_long_case_ids(page):
+    assert "break-all" not in page and "word-break" not in page
+    assert ".gate { font-family: ui-monospace" in page and "white-space: nowrap" in page
+    assert re.search(r"code\.long-id \{ overflow-wrap: anywhere; \}", page)
 
 
 def test_page_references_no_external_resource(page):
     parsed = parse(page)
     assert "http://" not in page and "https://" not in page
-    assert all(source.startswith("data:") for source in parsed.sources)
+    assert all(source.startswith(("plots/", "#")) for source in parsed.sources)
     assert not {"script", "link", "iframe", "object", "embed"} & set(parsed.tags)
 
 

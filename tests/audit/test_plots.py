@@ -211,3 +211,18 @@ def test_heatmap_rejects_malformed_values(values, match):
 def test_heatmap_rejects_empty_labels():
     with pytest.raises(InputError, match="row_labels"):
         charts.render_heatmap("m", [], HEATMAP_COLUMNS, np.zeros((0, 3)), "v")
+
+
+def test_retrieval_and_hubness_plots_draw_the_gate_limits_and_only_they_change():
+    snapshot = make_snapshot()
+    plain_plots = render_snapshot_plots(snapshot)
+    limited = render_snapshot_plots(snapshot, limits={"recall@1": 0.55, "recall@5": 0.85,
+                                                      "hubness_concentration": 0.25})
+    changed = sorted(name for name in plain_plots if plain_plots[name] != limited[name])
+    assert changed == ["hubness_seed3.png", "retrieval_seed3.png"]
+    assert pixel_shape(limited["retrieval_seed3.png"]) == pixel_shape(plain_plots["retrieval_seed3.png"])
+
+
+def test_limits_must_be_finite_numbers():
+    with pytest.raises(InputError, match="recall@1"):
+        render_snapshot_plots(make_snapshot(), limits={"recall@1": float("nan")})

@@ -23,8 +23,9 @@ CODE_SPAN = re.compile(r"`[^`]*`")
 
 
 def result(gate_id: str, status: str, message: str = "", reason: str | None = None,
-           measured: dict | None = None, threshold: dict | None = None) -> dict:
-    return {"gate_id": gate_id, "gate": "g", "family": "acceptance", "params": {}, "status": status,
+           measured: dict | None = None, threshold: dict | None = None, params: dict | None = None) -> dict:
+    gate = gate_id.split("::")[1].split("[")[0].removeprefix("test_")
+    return {"gate_id": gate_id, "gate": gate, "family": "acceptance", "params": params or {}, "status": status,
             "required": True, "measured": measured, "threshold": threshold, "message": message,
             "reason": reason, "evidence": {}}
 
@@ -71,36 +72,53 @@ def test_summary_is_plain_ascii_without_emoji():
 
 def test_counts_are_listed_in_severity_order():
     text = render_summary(make_decision(), make_results())
-    assert "Counts: failed 1, missing 1, not_applicable 1, passed 3" in text
+    assert "Cases: 1 failed, 1 missing, 1 not_applicable, 3 passed (6 in 4 gates)." in text
 
 
-def test_non_passing_gates_are_tabled_before_the_passed_count():
+def gate_table(text: str) -> list[str]:
+    lines = text.splitlines()
+    start = lines.index("| Gate | Status | Cases | Worst case | Measured [interval] | Threshold |")
+    return [line for line in lines[start + 2:] if line.startswith("|")][:50]
+
+
+def test_one_row_per_gate_non_passing_first_not_applicable_listed_once_below():
     text = render_summary(make_decision(), make_results())
-    rows = table_lines(text)
-    assert [FAILED_ID in rows[2], MISSING_ID in rows[3], NA_ID in rows[4]] == [True, True, True]
-    assert len(rows) == 5
-    assert not any(passed in text for passed in PASSED_IDS)
-    assert text.index(FAILED_ID) < text.index("3 gates passed.")
+    rows = gate_table(text)
+    assert [row.split("|")[1].strip() for row in rows] == ["`effective_rank`", "`drift_budget`",
+                                                           "`retrieval_top1`"]
+    assert rows[2].split("|")[3].strip() == "3 passed"
+    na = text[text.index("**Not applicable**"):]
+    assert "- `factor_probe` (1 case): no factor labels" in na
+    assert text.count("no factor labels") == 1
 
 
-def test_failed_row_shows_measured_interval_threshold_and_message():
-    rows = table_lines(render_summary(make_decision(), make_results()))
-    row = next(line for line in rows if FAILED_ID in line)
-    assert "3.2 [2.9, 3.5]" in row
-    assert ">= 12 (lower_bound)" in row
-    assert "effective rank 3.2 &lt; 12" in row
+def test_a_gate_row_shows_its_worst_case_with_value_interval_and_threshold():
+    results = [result(f"gates/test_acceptance.py::test_retrieval_top1[seed{s}-image_to_text]", "passed",
+                      measured={"value": v, "ci_low": v - 0.1, "ci_high": v + 0.1},
+                      threshold={"op": ">=", "value": 0.55, "basis": "point"})
+               for s, v in enumerate((0.8, 0.62, 0.9))]
+    decision = {**make_decision("APPROVE", missing=()), "failed_gates": [], "not_applicable_gates": [],
+                "passed_gates": [r["gate_id"] for r in results], "counts": {"passed": 3}}
+    row = gate_table(render_summary(decision, results))[0]
+    assert "| seed1-image_to_text | 0.62 [0.52, 0.72] | >= 0.55 (point) |" in row
+
+
+def test_failed_gate_shows_measured_interval_threshold_and_why():
+    text = render_summary(make_decision(), make_results())
+    row = next(line for line in gate_table(text) if "effective_rank" in line)
+    assert "3.2 [2.9, 3.5]" in row and ">= 12 (lower_bound)" in row and "seed0-image" in row
+    assert "- `effective_rank` seed0-image: effective rank 3.2 &lt; 12 \\| collapsed" in text
 
 
 def test_contract_hash_is_shortened_to_twelve_hex_digits_next_to_the_run_id():
     text = render_summary(make_decision(), make_results())
-    assert f"Contract sha256: `{SHA[:12]}`, run id: `run-42`" in text
+    assert f"contract sha256 `{SHA[:12]}`, run `run-42`" in text
     assert SHA[:13] not in text
 
 
-def test_pipes_in_cells_are_escaped_so_rows_keep_five_columns():
-    rows = table_lines(render_summary(make_decision(), make_results()))
-    assert "effective rank 3.2 &lt; 12 \\| collapsed" in rows[2]
-    assert all(cell_separators(row) == 6 for row in rows)
+def test_table_rows_keep_their_columns():
+    rows = gate_table(render_summary(make_decision(), make_results()))
+    assert all(cell_separators(row) == 7 for row in rows)
 
 
 def test_a_script_in_a_gate_message_is_neutralised():
@@ -108,13 +126,30 @@ def test_a_script_in_a_gate_message_is_neutralised():
     assert "<script>" not in text and "&lt;script>alert(1)&lt;/script>" in text
 
 
-def test_all_passing_run_has_no_table_and_counts_the_passes():
+def test_summary_has_no_links():
+    text = render_summary(make_decision(), make_results())
+    assert "](" not in text and "http" not in text and "<a " not in text
+
+
+def test_headline_metrics_per_direction_with_the_worst_interval():
+    results = [result(f"gates/test_acceptance.py::test_retrieval_top1[seed{s}-{d}]", "passed",
+                      measured={"value": v, "ci_low": v - 0.1, "ci_high": v + 0.1},
+                      threshold={"op": ">=", "value": 0.55, "basis": "point"}, params={"seed": s, "direction": d})
+               for s, (d, v) in enumerate([("image_to_text", 0.8), ("image_to_text", 0.7),
+                                           ("text_to_image", 0.75)])]
+    decision = {**make_decision("APPROVE", missing=()), "failed_gates": [], "not_applicable_gates": [],
+                "passed_gates": [r["gate_id"] for r in results], "counts": {"passed": 3}}
+    text = render_summary(decision, results)
+    assert "| recall@1 | image->text | 0.75 | 0.7 [0.6, 0.8] (seed1-image_to_text) | >= 0.55 (point) |" in text
+    assert "| recall@1 | text->image | 0.75 | 0.75 [0.65, 0.85] (seed2-text_to_image) |" in text
+
+
+def test_all_passing_run_has_no_why_and_no_not_applicable_section():
     results = [result(gate_id, "passed", "ok") for gate_id in PASSED_IDS]
     decision = {**make_decision("APPROVE", missing=()), "failed_gates": [],
                 "not_applicable_gates": [], "counts": {"passed": 3}}
     text = render_summary(decision, results)
-    assert table_lines(text) == []
-    assert "3 gates passed." in text
+    assert len(gate_table(text)) == 1 and "**Why**" not in text and "Not applicable" not in text
 
 
 def test_gate_rows_sort_by_severity_then_gate_id():
@@ -126,14 +161,17 @@ def test_gate_rows_sort_by_severity_then_gate_id():
 
 @settings(max_examples=60, deadline=None)
 @given(message=st.text(max_size=80), gate_suffix=st.text(max_size=20))
-def test_any_message_or_gate_id_keeps_one_line_five_cells_and_no_raw_html(message, gate_suffix):
+def test_any_message_or_gate_id_keeps_one_line_per_row_and_no_raw_html(message, gate_suffix):
     results = make_results(message)
     results[3]["gate_id"] = FAILED_ID + gate_suffix
     decision = {**make_decision(missing=()), "failed_gates": [FAILED_ID + gate_suffix]}
-    rows = table_lines(render_summary(decision, results))
-    assert len(rows) == 4
-    assert all(cell_separators(row) == 6 for row in rows)
-    assert "<" not in CODE_SPAN.sub("", rows[2])
+    text = render_summary(decision, results)
+    rows = gate_table(text)
+    assert len(rows) == 2
+    assert all(cell_separators(row) == 7 for row in rows)
+    why = [line for line in text.splitlines() if line.startswith("- `effective_rank`")]
+    assert len(why) == 1
+    assert all("<" not in CODE_SPAN.sub("", line) for line in [*rows, *why])
 
 
 @pytest.mark.parametrize(("decision_change", "named"), [

@@ -273,14 +273,33 @@ def test_a_path_that_is_neither_directory_nor_zip_fails_with_a_message(tmp_path:
     _failed(verify(tmp_path / "plain.txt"), "not a readable zip file")
 
 
-@pytest.mark.parametrize("dropped", ["release_decision.json", "summary.md",
-                                     "evidence/gates_test_drift.py_test_drift_budget_noise-1e74d18bb4.json"])
-def test_a_bundle_missing_a_release_file_fails_even_when_manifest_and_ledger_agree(
-        bundle: Bundle, verify: Verify, dropped: str) -> None:
+def _drop(bundle: Bundle, dropped: str) -> None:
+    """Remove a file and its manifest and ledger entries, so that only completeness can catch it."""
     (bundle.directory / dropped).unlink()
     for name, key in ((MANIFEST_NAME, "artifacts"), (LEDGER_NAME, "files")):
         report = _load(bundle.directory / name)
         report["facts_provided"][key] = [e for e in report["facts_provided"][key] if e["path"] != dropped]
         (bundle.directory / name).write_text(canonical_json(report), encoding="utf-8")
     _reseal(bundle.directory)
+
+
+@pytest.mark.parametrize("dropped", ["release_decision.json", "summary.md", "acceptance.json"])
+def test_a_bundle_missing_a_release_file_fails_even_when_manifest_and_ledger_agree(
+        bundle: Bundle, verify: Verify, dropped: str) -> None:
+    _drop(bundle, dropped)
     _failed(verify(bundle.directory), f"{dropped}: missing")
+
+
+def test_per_gate_evidence_files_are_optional_since_acceptance_json_holds_the_evidence(
+        bundle: Bundle, verify: Verify) -> None:
+    for path in sorted((bundle.directory / "evidence").glob("*.json")):
+        _drop(bundle, f"evidence/{path.name}")
+    assert verify(bundle.directory).ok
+
+
+def test_a_plot_report_html_shows_must_be_in_the_bundle(bundle: Bundle, verify: Verify) -> None:
+    page = bundle.directory / "report.html"
+    page.write_text('<img src="plots/retrieval.png"><img src="plots/gone_seed0.png">', encoding="utf-8")
+    _reseal(bundle.directory)
+    text = _failed(verify(bundle.directory), "plots/gone_seed0.png: missing; report.html shows it")
+    assert "plots/retrieval.png: missing" not in text
