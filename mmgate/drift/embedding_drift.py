@@ -5,15 +5,9 @@ with thousands of rows a negligible shift is still "significant".
 
 Pure numpy and seeded: every random step draws from ``np.random.default_rng(SeedSequence([seed,
 STREAM]))`` with one stream per component, so the same inputs and seed give the same numbers.
-
-MMD² permutation test: the pooled kernel matrix K is computed once. A permutation is an assignment
-of the pooled rows to the two groups; with w = x / n_x - y / n_y (x, y the 0/1 group indicators)
-the biased statistic is V = wᵀ K w, and with a = xᵀ (K 1) and the known total sum of K the three
-block sums S_xx, S_xy, S_yy follow exactly, hence the unbiased statistic with its diagonal removed.
-A batch of B permutations is one (B, n) @ (n, n) product, so all permutations together cost one
-(permutations, n) @ (n, n) product and memory stays at K plus two (B, n) arrays. Because w sums to
-zero the product's partial sums stay small, which keeps float32 accumulation accurate (measured at
-5,000 + 5,000 rows: float32 and float64 statistics differ by under 1e-4 of the null's spread).
+The MMD² test lives in ``mmgate.drift.mmd`` and the domain classifier in
+``mmgate.drift.domain_classifier``; this module holds the centroid shift, the per-dimension KS
+tests and the compositions the drift budgets read.
 """
 
 from __future__ import annotations
