@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Generator
 from datetime import datetime, timezone
 from typing import Any
 
@@ -24,8 +25,6 @@ from mmgate.plugin.release import RunRecord, add_junit_suite_properties, write_b
 from mmgate.plugin.runspec import RunSpec
 from mmgate.plugin.terminal import decision_line, gate_table
 
-SUMMARY_EXIT_CODES = (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.INTERRUPTED,
-                      pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED)
 BUNDLE_FAILED_EXIT = 12  # the decision was made but its bundle (or asked-for baseline) could not be written
 MISSING_REASON = ("the gate did not run: deselected (-k/-m), skipped, interrupted, or lost with a "
                   "crashed worker")
@@ -61,6 +60,7 @@ class GateSession:
         self.decision: Decision | None = None
         self.bundle: Bundle | None = None
         self.bundle_error: str | None = None
+        self._section_written = False
         if self.setup.errors and self.setup.subject is not None:
             try:  # a subject that was built but cannot be gated is still named in the bundle
                 self.subjects[0] = {"seed": 0, "name": self.setup.subject.name,
@@ -132,12 +132,35 @@ class GateSession:
             self.bundle_error = f"{type(exc).__name__}: {exc}"
         add_junit_suite_properties(self.config, self.decision, self.bundle)
         session.exitstatus = self.decision.exit_code if self.bundle and not recording.failed else BUNDLE_FAILED_EXIT
-        if exitstatus not in SUMMARY_EXIT_CODES:  # pytest prints no terminal summary then
-            self.pytest_terminal_summary(self.config.pluginmanager.get_plugin("terminalreporter"))
 
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.decision is None or terminalreporter is None:
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_terminal_summary(self, terminalreporter: Any) -> Generator[None]:
+        """The mmgate section, after pytest's own summary (its short test summary included): this
+        wrapper is outside the terminal reporter's, which prints that summary after its yield."""
+        try:
+            return (yield)
+        finally:
+            self._write_section(terminalreporter)
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True, specname="pytest_sessionfinish")
+    def pytest_sessionfinish_last(self, session: pytest.Session, exitstatus: int) -> Generator[None]:
+        """The decision line, last of all: after the terminal reporter's final "N failed, M passed"
+        line, which it prints after its own sessionfinish yield (this wrapper is outside it). When
+        pytest printed no terminal summary (an internal error), the mmgate section comes here."""
+        try:
+            return (yield)
+        finally:
+            reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+            if self.decision is not None and reporter is not None:
+                self._write_section(reporter)
+                reporter.ensure_newline()
+                reporter.write_line(decision_line(self.decision, self.bundle))
+
+    def _write_section(self, terminalreporter: Any) -> None:
+        """The gate table and notes (once): everything but the decision line."""
+        if self.decision is None or terminalreporter is None or self._section_written:
             return
+        self._section_written = True
         terminalreporter.section("mmgate")
         if self.setup.errors:  # the causes, once each; no gate table: no gate ran
             for cause in self.setup.errors:
@@ -153,7 +176,6 @@ class GateSession:
             terminalreporter.write_line(f"mmgate: bundle could not be written: {self.bundle_error}")
         if self.baseline_line is not None:
             terminalreporter.write_line(f"mmgate: {self.baseline_line}")
-        terminalreporter.write_line(decision_line(self.decision, self.bundle))
 
 
 def subject_summary(spec: RunSpec, notes: dict[int, dict[str, Any]]) -> dict[str, Any]:

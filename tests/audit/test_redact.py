@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -147,4 +149,12 @@ def test_config_log_record_keeps_the_sha256_of_the_full_text_and_fits_its_schema
 
 
 def test_config_log_record_stamps_the_current_utc_time_by_default() -> None:
-    validate_record("config_log_record", config_log_record("env", "x = 1"))
+    before = datetime.now(timezone.utc)
+    record = config_log_record("env", "x = 1")
+    after = datetime.now(timezone.utc)
+    validate_record("config_log_record", record)
+    stamped = datetime.fromisoformat(record["recorded_utc"])
+    assert stamped.utcoffset() == timedelta(0)
+    assert before <= stamped <= after
+    given_time = "2024-01-02T03:04:05+00:00"
+    assert config_log_record("env", "x = 1", recorded_utc=given_time)["recorded_utc"] == given_time

@@ -17,7 +17,7 @@ from mmgate.lab.conditions import Condition
 from mmgate.reference import DEFAULT_TRAINING
 from mmgate.subjects.embedding import Embeddings
 from mmgate.subjects.paired import PairedSet
-from mmgate.world import WorldConfig, make_world
+from mmgate.world import WorldConfig, make_world, pairing_permutation
 
 SMALL = WorldConfig(n_train=512, n_val=32, n_test=64)
 DATA_KNOBS = [k for k in margins.KNOBS.values() if not k.scores_scaled]
@@ -41,12 +41,21 @@ def test_knob_inputs_equal_the_regenerated_worlds_test_split(knob):
         assert np.array_equal(margins.split_tokens(base, config, 3), expected.tokens)
 
 
-def test_pair_corruption_mispairs_the_share_of_test_rows_it_names():
+@pytest.mark.parametrize("share", [0.0, 0.25, 0.5, 1.0])
+def test_pair_corruption_mispairs_the_share_of_test_rows_it_names(share):
     base = make_world(SMALL, 1).test
-    config = margins.knob_named("pair_corruption").world(SMALL, 0.25)
+    n = len(base)
+    config = margins.knob_named("pair_corruption").world(SMALL, share)
     tokens = margins.split_tokens(base, config, 1)
-    moved = np.any(tokens != base.tokens, axis=1)
-    assert np.count_nonzero(moved) <= round(0.25 * len(base)) and np.count_nonzero(moved) > 0
+    perm = pairing_permutation(config, "test", n, 1)
+    moved = perm != np.arange(n)
+    # exactly round(share * n) rows take another row's caption; every other row keeps its own
+    assert np.count_nonzero(moved) == int(np.floor(share * n + 0.5))
+    assert np.array_equal(tokens, base.tokens[perm])
+    assert np.array_equal(tokens[~moved], base.tokens[~moved])
+    # the moved rows trade captions among themselves (a cycle), so no caption is lost or doubled
+    assert sorted(perm[moved]) == sorted(np.flatnonzero(moved))
+    assert np.array_equal(tokens, make_world(config, 1).test.tokens)
 
 
 @pytest.mark.parametrize("seed", [0, 1])

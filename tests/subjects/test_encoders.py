@@ -56,8 +56,15 @@ def test_a_paired_set_holds_numpy_images_and_string_texts() -> None:
 
 
 def test_a_paired_set_accepts_lists_of_paths_and_tuples() -> None:
-    ps = PairedSet([Path(f"img{i}.png") for i in range(3)], ("a", "b", "c"))
+    paths = [Path(f"img{i}.png") for i in range(3)]
+    ps = PairedSet(paths, ("a", "b", "c"))
     assert len(ps) == 3
+    # the items are kept as given (paths are not opened, the tuple is not converted) ...
+    assert ps.images == paths and ps.texts == ("a", "b", "c")
+    assert ps.factors == {} and ps.confounders == {} and ps.groups is None
+    # ... and row i of one still goes with row i of the other
+    sub = ps.take([2, 0])
+    assert sub.images == [Path("img2.png"), Path("img0.png")] and list(sub.texts) == ["c", "a"]
 
 
 def test_mismatched_lengths_are_rejected_naming_both() -> None:
