@@ -44,7 +44,7 @@ def _subject(name: str, trained: bool, shuffled: bool) -> Subject:
                            groups=canary.groups)
     encoder = TorchEncoder(lit.encode_image, lit.encode_text, model.preprocess, lit.tokenize,
                            name=name, module=lit)
-    return Subject(name=name, encoder=encoder, canary=canary)
+    return Subject(name=name, encoder=encoder, canary=canary, class_prompts=data.class_prompts())
 
 
 def make_subject() -> Subject:

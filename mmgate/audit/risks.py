@@ -73,6 +73,8 @@ RISKS: tuple[dict, ...] = (
              "gates": ["retrieval_top1", "retrieval_top5"]},
             {"control": "structural gates beside the headline metric",
              "gates": ["effective_rank", "hubness", "mi_probe", "cca_probe"]},
+            {"control": "zero-shot classification by the subject's own class prompts, beyond the "
+                        "canary's captions", "gates": ["zero_shot"]},
             {"control": "retrieval under benign input changes and budgeted perturbation chains",
              "gates": ["benign_perturbation", "stress_retrieval"]},
             {"control": "acceptance margins over declared knob ranges (noise, pairing, scoring, "

@@ -46,6 +46,10 @@ GATES: tuple[GateSpec, ...] = (
              "joined wrongly"),
     GateSpec("symmetry_gap", "acceptance", ("seed",), "test_acceptance.py",
              "image-to-text and text-to-image top-1 must agree: a gap means one modality dominates"),
+    GateSpec("zero_shot", "acceptance", ("seed",), "test_acceptance.py",
+             "the canary images must be classified by the subject's own class prompts (zero-shot, as "
+             "CLIP_benchmark does) well above chance: near-chance accuracy means the towers do not meet "
+             "at the class level"),
     GateSpec("mean_cosine", "geometry", ("seed", "modality"), "test_geometry.py",
              "a high mean cosine between unrelated items means the space is collapsing to a cone"),
     GateSpec("variance_floor", "geometry", ("seed", "modality"), "test_geometry.py",

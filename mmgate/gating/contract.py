@@ -79,6 +79,13 @@ class Contract:
     # (10 %: 0.93-0.95), one or both towers rank-2/4 collapsed 0.59-0.84.
     min_pair_auc: float | None = 0.90
     max_symmetry_gap: float = 0.10
+    # Zero-shot top-1 over the subject's class prompts, a broken-model floor for both profiles:
+    # min(chance + min_zero_shot_top1 * (1 - chance), zero_shot_chance_multiple * chance), chance = 1/C
+    # (see ``zero_shot_floor``): 0.75 for C = 2, 0.5 for C = 10, 5/C for C >= 10. LiT digits (C = 10,
+    # six templates per class, 539 canary scans, seed 0): trained 0.981 (CI 0.968-0.993), untrained image
+    # tower 0.184 (CI 0.152-0.217; chance 0.1); tie share 0 for both.
+    min_zero_shot_top1: float | None = 0.5
+    zero_shot_chance_multiple: float | None = 5.0
     max_mean_cosine: float | None = 0.22
     min_variance_floor: float | None = 2e-3
     min_effective_rank: float | None = 12.0
@@ -252,6 +259,29 @@ class Contract:
             basis.update(room=room, groups=groups,
                          rule=f"min(min_effective_rank, effective_rank_room_share * {rule})")
         basis["applied"] = floor
+        return floor, basis
+
+    def zero_shot_floor(self, n_classes: int) -> tuple[float | None, dict[str, Any]]:
+        """The zero-shot top-1 floor applied over ``n_classes`` classes (chance = 1/C), and how it
+        was derived: min(chance + min_zero_shot_top1 * (1 - chance), zero_shot_chance_multiple *
+        chance) when the multiple is set, else chance + min_zero_shot_top1 * (1 - chance). The first
+        term asks for ``min_zero_shot_top1`` of the way from chance to perfect (so few classes never
+        let chance pass); the second caps it at a multiple of chance for many classes (a broken
+        model is near chance, a weak real one well above it)."""
+        chance = 1.0 / n_classes
+        share = self.min_zero_shot_top1
+        basis: dict[str, Any] = {"min_zero_shot_top1": share,
+                                 "zero_shot_chance_multiple": self.zero_shot_chance_multiple,
+                                 "n_classes": n_classes, "chance": chance}
+        if share is None:
+            basis["applied"] = None
+            return None, basis
+        floor = chance + share * (1.0 - chance)
+        rule = "chance + min_zero_shot_top1 * (1 - chance)"
+        if self.zero_shot_chance_multiple is not None:
+            floor = min(floor, self.zero_shot_chance_multiple * chance)
+            rule = f"min({rule}, zero_shot_chance_multiple * chance)"
+        basis.update(rule=rule, applied=floor)
         return floor, basis
 
 

@@ -28,6 +28,7 @@ SIMILARITY_SUBSET = 32
 CCA_TOPK = 10
 CCA_NULL_PERMUTATIONS = 20
 CCA_NULL_STREAM = 7
+PER_CLASS_LISTED = 50
 
 
 class Measurements:
@@ -124,6 +125,45 @@ class Measurements:
         low, high = self._ci(diff)
         abs_low = 0.0 if low <= 0.0 <= high else min(abs(low), abs(high))
         return abs(float(diff.mean())), (abs_low, max(abs(low), abs(high)))
+
+    def zero_shot(self, classes: tuple[int, ...], z_prompts: np.ndarray,
+                  counts: tuple[int, ...]) -> tuple[float, tuple[float, float], dict[str, Any]]:
+        """Zero-shot classification of the canary images (labels: the canary's groups) against the
+        ``classes``' prototypes, each the renormalised mean of its ``counts[c]`` consecutive unit
+        prompt rows of ``z_prompts`` (as CLIP_benchmark builds them). The statistic is top-1
+        accuracy with ties counting against the true class (as in ``recall``: a text tower that maps
+        every prompt to one point cannot pass), with a bootstrap interval over images; the evidence
+        also has CLIP_benchmark's acc1 (ties do not count against), acc5 (C >= 5), mean per-class
+        recall and the tie share."""
+        groups = self.canary.groups
+        if groups is None:
+            raise InputError("zero-shot classification needs a class-labelled canary (groups)")
+        order = np.asarray(classes, dtype=np.int64)
+        labels = np.searchsorted(order, groups)
+        if np.any(labels >= order.size) or np.any(order[np.minimum(labels, order.size - 1)] != groups):
+            raise InputError("the canary has group labels without class prompts")
+        bounds = np.cumsum((0, *counts))
+        prototypes = panel.class_prototypes([z_prompts[bounds[i]:bounds[i + 1]] for i in range(order.size)])
+        ranks = panel.zeroshot_ranks(self.embeddings.z_img, prototypes, labels)
+        n_classes = int(order.size)
+        metrics = panel.zeroshot_metrics_from_ranks(ranks, (1, 5) if n_classes >= 5 else (1,))
+        hits = ((ranks.rank + ranks.ties) == 0).astype(np.float64)
+        value = float(hits.mean())
+        present = np.unique(labels)
+        evidence: dict[str, Any] = {
+            "top1_ties_against": value, **metrics, "n_classes": n_classes, "chance": 1.0 / n_classes,
+            "n_images": ranks.n, "classes_in_canary": int(present.size),
+            "prompts_per_class": {"min": int(min(counts)), "max": int(max(counts))},
+            "prototype": "renormalised mean of the class's unit prompt embeddings",
+            "confused_top": _top_confusions(order, labels, ranks.predicted),
+        }
+        recall = {int(c): float(np.mean(ranks.rank[labels == c] == 0)) for c in present}
+        if len(recall) > PER_CLASS_LISTED:  # the lowest recalls only, worst first
+            worst = sorted(recall, key=lambda c: (recall[c], c))[:PER_CLASS_LISTED]
+            evidence["lowest_class_recall"] = {str(int(order[c])): recall[c] for c in worst}
+        else:
+            evidence["per_class_recall"] = {str(int(order[c])): value for c, value in recall.items()}
+        return value, self._ci(hits), evidence
 
     def geometry(self, modality: str) -> dict[str, Any]:
         """Collapse geometry of one modality: mean cosine, coordinate variance, ranks, and the share
@@ -242,3 +282,14 @@ class Measurements:
         return snapshot(self.embeddings.z_img, self.embeddings.z_txt, self.canary.factors, self.ranks,
                         seed=self.seed, points=SNAPSHOT_POINTS, subset=SIMILARITY_SUBSET,
                         k=self.hubness_k)
+
+
+def _top_confusions(classes: np.ndarray, labels: np.ndarray, predicted: np.ndarray,
+                    top: int = 5) -> list[dict[str, int]]:
+    """The most frequent (true class, predicted class) errors, by count."""
+    wrong = labels != predicted
+    pairs, counts = np.unique(np.stack([labels[wrong], predicted[wrong]], axis=1), axis=0, return_counts=True) \
+        if wrong.any() else (np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.int64))
+    order = np.argsort(-counts, kind="stable")[:top]
+    return [{"true": int(classes[pairs[i, 0]]), "predicted": int(classes[pairs[i, 1]]), "count": int(counts[i])}
+            for i in order]

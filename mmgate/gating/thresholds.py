@@ -15,18 +15,19 @@ CONDITIONAL_GATES = frozenset({
     "mi_probe", "cca_probe", "split_hygiene", "leakage_alarm", "noise_slope", "corruption_slope",
     "counterfactual_drop", "robustness_margin", "benign_perturbation", "noise_direction", "stress_retrieval",
     "pair_audit", "temperature_calibration", "input_drift", "drift_budget",
-    "drift_diagnosis",
+    "drift_diagnosis", "zero_shot",
 })
 DEFAULT_REQUIRED = tuple(name for name in GATE_NAMES if name not in CONDITIONAL_GATES)
 # (Gates whose contract threshold is unset, see NULLABLE_FIELDS, are dropped from it per contract.)
 # Gates whose measurement carries a bootstrap interval, so a contract may gate on its bound.
-GATES_WITH_INTERVALS = frozenset({"retrieval_top1", "retrieval_top5", "pair_auc", "symmetry_gap"})
+GATES_WITH_INTERVALS = frozenset({"retrieval_top1", "retrieval_top5", "pair_auc", "symmetry_gap", "zero_shot"})
 # gate name -> (comparison the measured statistic must satisfy, contract field holding the limit).
 GATE_THRESHOLDS: Mapping[str, tuple[str, str]] = MappingProxyType({
     "retrieval_top1": (">=", "min_retrieval_top1"),
     "retrieval_top5": (">=", "min_retrieval_top5"),
     "pair_auc": (">=", "min_pair_auc"),
     "symmetry_gap": ("<=", "max_symmetry_gap"),
+    "zero_shot": (">=", "min_zero_shot_top1"),
     "mean_cosine": ("<=", "max_mean_cosine"),
     "variance_floor": (">=", "min_variance_floor"),
     "effective_rank": (">=", "min_effective_rank"),
@@ -55,6 +56,8 @@ FLOAT_RANGES: Mapping[str, tuple[float | None, float | None, bool, bool]] = Mapp
     "min_retrieval_top5": (0.0, 1.0, False, False),
     "min_pair_auc": (0.0, 1.0, False, False),
     "max_symmetry_gap": (0.0, 1.0, False, False),
+    "min_zero_shot_top1": (0.0, 1.0, False, False),
+    "zero_shot_chance_multiple": (1.0, None, False, False),
     "max_mean_cosine": (-1.0, 1.0, False, False),
     "min_variance_floor": (0.0, 1.0, False, False),
     "min_effective_rank": (0.0, None, True, False),
@@ -85,8 +88,10 @@ FLOAT_RANGES: Mapping[str, tuple[float | None, float | None, bool, bool]] = Mapp
 })
 # Fields that may be left unset (None): an unset gate threshold makes its gate not_applicable with
 # the reason below and drops the gate from the default required list; an unset
-# effective_rank_room_share leaves the effective-rank floor uncapped.
-NULLABLE_FIELDS = frozenset({name for _, name in GATE_THRESHOLDS.values()} | {"effective_rank_room_share"})
+# effective_rank_room_share leaves the effective-rank floor uncapped, an unset
+# zero_shot_chance_multiple the zero-shot floor uncapped by chance.
+NULLABLE_FIELDS = frozenset({name for _, name in GATE_THRESHOLDS.values()}
+                            | {"effective_rank_room_share", "zero_shot_chance_multiple"})
 UNSET_REASONS: Mapping[str, str] = MappingProxyType({
     "min_variance_floor": "coordinate variances depend on the basis (a rotation of a healthy space can make "
                           "a coordinate constant); set min_variance_floor in the contract to gate them",

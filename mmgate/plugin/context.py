@@ -25,8 +25,11 @@ from mmgate.plugin.runspec import RunSpec
 from mmgate.subjects.embedding import (
     EmbeddingCache,
     Embeddings,
+    TextEmbeddings,
     embed_set,
+    embed_texts,
     embedding_key,
+    texts_key,
 )
 from mmgate.subjects.paired import PairedSet
 from mmgate.subjects.subject import Subject, build_subject
@@ -57,6 +60,7 @@ class RunContext:
         self._user_subject: Subject | None = None
         self._user_error: Exception | None = None
         self._measurements: dict[tuple[str, int], Measurements] = {}
+        self._zero_shot: dict[tuple[str, int], tuple[float, tuple[float, float], dict]] = {}
         self._profiles: dict[int, dict] = {}
         self._diagnoser: Diagnoser | None = None
 
@@ -104,12 +108,35 @@ class RunContext:
 
     def measurements(self, seed: int) -> Measurements:
         """The panel measurements of the seed's subject on its canary."""
-        subject = self.subject(seed)
+        return self._measured(self.subject(seed), seed)
+
+    def _measured(self, subject: Subject, seed: int) -> Measurements:
+        """The panel measurements of ``subject`` on its canary at ``seed``, built once."""
         key = (subject.name, seed)
         if key not in self._measurements:
             embeddings = self.embed(subject, subject.canary)
             self._measurements[key] = Measurements(embeddings, subject.canary, self.spec.contract, seed)
         return self._measurements[key]
+
+    def embed_texts(self, subject: Subject, texts: list[str], purpose: str) -> TextEmbeddings:
+        """Embeddings of loose ``texts`` (no image partners) by ``subject``'s text tower, computed
+        once per process, subject, texts and ``purpose``."""
+        key = texts_key(subject, texts, purpose)
+        return self.embeddings_cache.get_or_compute(
+            key, lambda: embed_texts(subject.encoder, texts, self.spec.settings.batch_size))
+
+    def zero_shot(self, subject: Subject, seed: int) -> tuple[float, tuple[float, float], dict]:
+        """Zero-shot top-1 of the seed's canary images over the subject's class prompts (embedded
+        once), with its bootstrap interval and evidence (see ``Measurements.zero_shot``)."""
+        key = (subject.name, seed)
+        if key not in self._zero_shot:
+            prompts = subject.class_prompts
+            classes = tuple(prompts)
+            texts = [text for label in classes for text in prompts[label]]
+            z_prompts = self.embed_texts(subject, texts, "class-prompts").z_txt
+            self._zero_shot[key] = self._measured(subject, seed).zero_shot(
+                classes, z_prompts, tuple(len(prompts[label]) for label in classes))
+        return self._zero_shot[key]
 
     def pair_audit(self, subject: Subject, seed: int) -> dict:
         """Audit of the subject's training pairs by its own embeddings (see ``panel.pair_audit``)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence, TypeVar
 
 import numpy as np
 
@@ -18,6 +18,7 @@ from mmgate.subjects.subject import Subject, SubjectError
 _MODALITIES = (("image", "embed_images", "images"), ("text", "embed_texts", "texts"))
 
 Progress = Callable[[int, int, str], None]
+Cached = TypeVar("Cached")
 
 
 class EncoderOutputError(InputError):
@@ -90,6 +91,33 @@ def _checked_values(z: np.ndarray, modality: str) -> None:
             f"(first bad row {int(bad[0])})")
 
 
+def _embed_rows(embed: Callable[[Any], Any], items: Any, n: int, modality: str, method: str,
+                batch_size: int, d: int | None, progress: Progress | None) -> np.ndarray:
+    """One modality's rows through ``embed`` in batches, checked batch by batch, then as a whole."""
+    blocks = []
+    for start in range(0, n, batch_size):
+        stop = min(start + batch_size, n)
+        try:
+            out = embed(row_slice(items, start, stop))
+        except Exception as exc:
+            raise EncoderOutputError(f"{modality} encoder ({method}) raised on rows "
+                                     f"{start}:{stop}: {type(exc).__name__}: {exc}") from exc
+        block = _checked_batch(out, modality, start, stop, d)
+        d = block.shape[1]
+        blocks.append(block)
+        if progress is not None:
+            progress(stop, n, modality)
+    z = np.concatenate(blocks, axis=0)
+    _checked_values(z, modality)
+    return z
+
+
+def _checked_batch_size(batch_size: Any) -> int:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigError(f"batch_size: expected an integer >= 1, got {batch_size!r}")
+    return batch_size
+
+
 def embed_set(encoder: Any, paired_set: PairedSet, batch_size: int = 256,
               progress: Progress | None = None) -> Embeddings:
     """Embed every pair, ``batch_size`` rows per encoder call, checking each batch's shape as it
@@ -97,8 +125,7 @@ def embed_set(encoder: Any, paired_set: PairedSet, batch_size: int = 256,
 
     ``progress(done_rows, total_rows, modality)`` is called after every batch.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ConfigError(f"batch_size: expected an integer >= 1, got {batch_size!r}")
+    _checked_batch_size(batch_size)
     missing = missing_encoder_methods(encoder)
     if missing:
         raise SubjectError(f"encoder {type(encoder).__name__} lacks callable {', '.join(missing)}")
@@ -106,24 +133,44 @@ def embed_set(encoder: Any, paired_set: PairedSet, batch_size: int = 256,
     d: int | None = None
     outputs: dict[str, np.ndarray] = {}
     for modality, method, attr in _MODALITIES:
-        embed = getattr(encoder, method)
-        items = getattr(paired_set, attr)
-        blocks = []
-        for start in range(0, n, batch_size):
-            stop = min(start + batch_size, n)
-            try:
-                out = embed(row_slice(items, start, stop))
-            except Exception as exc:
-                raise EncoderOutputError(f"{modality} encoder ({method}) raised on rows "
-                                         f"{start}:{stop}: {type(exc).__name__}: {exc}") from exc
-            block = _checked_batch(out, modality, start, stop, d)
-            d = block.shape[1]
-            blocks.append(block)
-            if progress is not None:
-                progress(stop, n, modality)
-        outputs[modality] = np.concatenate(blocks, axis=0)
-        _checked_values(outputs[modality], modality)
+        outputs[modality] = _embed_rows(getattr(encoder, method), getattr(paired_set, attr), n, modality,
+                                        method, batch_size, d, progress)
+        d = outputs[modality].shape[1]
     return Embeddings(z_img=outputs["image"], z_txt=outputs["text"])
+
+
+@dataclass(frozen=True, eq=False)
+class TextEmbeddings:
+    """Raw embeddings of texts that are not a paired set (class prompts), as a read-only float64
+    view, cached beside ``Embeddings``."""
+
+    z_txt: np.ndarray
+
+    def __post_init__(self) -> None:
+        arr = self.z_txt
+        if not isinstance(arr, np.ndarray) or arr.ndim != 2 or arr.dtype.kind not in "iuf":
+            raise InputError(f"TextEmbeddings.z_txt: expected a 2-D real array, got "
+                             f"{getattr(arr, 'dtype', type(arr).__name__)} {getattr(arr, 'shape', '')}")
+        view = np.asarray(arr, dtype=np.float64).view()
+        view.setflags(write=False)
+        object.__setattr__(self, "z_txt", view)
+
+    def __len__(self) -> int:
+        return int(self.z_txt.shape[0])
+
+
+def embed_texts(encoder: Any, texts: Sequence[str], batch_size: int = 256,
+                progress: Progress | None = None) -> TextEmbeddings:
+    """Embed texts on their own through ``encoder.embed_texts``, batched and checked as in
+    ``embed_set`` (for class prompts, which have no image partners)."""
+    _checked_batch_size(batch_size)
+    if not callable(getattr(encoder, "embed_texts", None)):
+        raise SubjectError(f"encoder {type(encoder).__name__} lacks callable embed_texts")
+    items = list(texts)
+    if not items:
+        raise InputError("embed_texts: expected at least one text")
+    return TextEmbeddings(_embed_rows(encoder.embed_texts, items, len(items), "text", "embed_texts",
+                                      batch_size, None, progress))
 
 
 @dataclass(frozen=True)
@@ -148,6 +195,20 @@ def embedding_key(subject: Subject, paired_set: PairedSet, perturbation: str = "
     return EmbeddingKey(subject_key(subject), paired_set.fingerprint(), perturbation, seed)
 
 
+def texts_fingerprint(texts: Sequence[str]) -> str:
+    """Hex sha256 of a list of texts (order and boundaries included)."""
+    digest = hashlib.sha256()
+    for text in texts:
+        raw = text.encode("utf-8")
+        digest.update(len(raw).to_bytes(8, "big") + raw)
+    return digest.hexdigest()
+
+
+def texts_key(subject: Subject, texts: Sequence[str], purpose: str) -> EmbeddingKey:
+    """Cache key for ``subject`` embedding loose ``texts`` for ``purpose`` (e.g. "class-prompts")."""
+    return EmbeddingKey(subject_key(subject), f"texts:{texts_fingerprint(texts)}", purpose, 0)
+
+
 class EmbeddingCache:
     """Embeddings computed once per key and shared by every gate that asks; failures are kept too.
 
@@ -170,7 +231,7 @@ class EmbeddingCache:
     def __contains__(self, key: object) -> bool:
         return key in self._done
 
-    def get_or_compute(self, key: EmbeddingKey, compute: Callable[[], Embeddings]) -> Embeddings:
+    def get_or_compute(self, key: EmbeddingKey, compute: Callable[[], Cached]) -> Cached:
         """The cached embeddings for ``key``, computing them on the first request only.
 
         A compute that raised is not retried: later requests raise EncoderOutputError citing it.
@@ -187,8 +248,8 @@ class EmbeddingCache:
         except Exception as exc:
             self._failed[key] = exc
             raise
-        if not isinstance(result, Embeddings):
+        if not isinstance(result, (Embeddings, TextEmbeddings)):
             raise InputError(f"embedding {key}: compute returned {type(result).__name__}; "
-                             f"expected Embeddings")
+                             f"expected Embeddings or TextEmbeddings")
         self._done[key] = result
         return result

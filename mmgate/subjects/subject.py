@@ -8,7 +8,9 @@ import json
 import math
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
 
 from mmgate.errors import ConfigError
 from mmgate.subjects.encoder import (
@@ -36,13 +38,19 @@ class Subject:
     """What a run gates: a named dual encoder, its canary set of pairs and, optionally, (a sample
     of) the pairs it was trained on, which the training-pair audit and the input-drift gates read,
     and its own perturbation operators by name (factories called with ``intensity``, ``seed`` and
-    parameters), for data the built-in operators do not understand."""
+    parameters), for data the built-in operators do not understand.
+
+    ``class_prompts`` maps each class label of a class-labelled canary (its ``groups``) to the
+    prompt templates of that class ("a photo of a {word}." filled in), for the zero-shot
+    classification gate: every group label of the canary needs prompts; extra classes are
+    distractors. It is stored as a read-only mapping of int to a tuple of strings, sorted by label."""
 
     name: str
     encoder: DualEncoder
     canary: PairedSet
     training: PairedSet | None = None
     operators: Mapping[str, Callable[..., Any]] | None = None
+    class_prompts: Mapping[int, Sequence[str]] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -64,6 +72,8 @@ class Subject:
                 raise SubjectError(f"Subject.operators: expected a mapping of operator name (an identifier) to "
                                    f"a callable factory, got {self.operators!r}")
             object.__setattr__(self, "operators", MappingProxyType(dict(self.operators)))
+        if self.class_prompts is not None:
+            object.__setattr__(self, "class_prompts", _checked_prompts(self.class_prompts, self.canary))
 
     def identity(self) -> dict[str, Any]:
         """The encoder's own ``identity()`` (a JSON-ready dict), else ``{"name": <type name>}``."""
@@ -83,6 +93,35 @@ class Subject:
             raise SubjectError(f"Subject {self.name!r}: encoder.identity() must return a "
                                f"JSON-ready dict with string keys, got {value!r}")
         return value
+
+
+def _checked_prompts(prompts: Any, canary: PairedSet) -> Mapping[int, tuple[str, ...]]:
+    """``class_prompts`` validated against the canary: int labels (at least 2) to non-empty lists
+    of non-empty strings, covering every group label of the canary."""
+    where = "Subject.class_prompts"
+    if not isinstance(prompts, Mapping):
+        raise SubjectError(f"{where}: expected a mapping of class label (int) to a list of prompt "
+                           f"strings, got {type(prompts).__name__}")
+    checked: dict[int, tuple[str, ...]] = {}
+    for label, templates in prompts.items():
+        if isinstance(label, (bool, np.bool_)) or not isinstance(label, (int, np.integer)):
+            raise SubjectError(f"{where}: class labels must be ints (the canary's group labels), got "
+                               f"{label!r}")
+        if isinstance(templates, (str, bytes)) or not isinstance(templates, Sequence) or not templates \
+                or not all(isinstance(t, str) and t.strip() for t in templates):
+            raise SubjectError(f"{where}[{int(label)}]: expected a non-empty list of non-empty prompt "
+                               f"strings, got {templates!r}")
+        checked[int(label)] = tuple(templates)
+    if len(checked) < 2:
+        raise SubjectError(f"{where}: zero-shot classification needs at least 2 classes, got {len(checked)}")
+    if canary.groups is None:
+        raise SubjectError(f"{where}: the canary {canary.name!r} declares no groups; class prompts need a "
+                           f"class-labelled canary (PairedSet(groups=<class label per row>))")
+    missing = sorted({int(g) for g in np.unique(canary.groups)} - set(checked))
+    if missing:
+        raise SubjectError(f"{where}: no prompts for the canary's class label(s) {missing}; every group "
+                           f"label of the canary needs prompts")
+    return MappingProxyType(dict(sorted(checked.items())))
 
 
 def declared_temperature(subject: Subject) -> float | None:
