@@ -53,3 +53,24 @@ def test_headless_chromium_shows_the_banner_and_loads_the_referenced_plots(tmp_p
     banner = tuple(int(BANNER_COLOURS["REJECT"][i:i + 2], 16) / 255 for i in (1, 3, 5))
     assert np.allclose(with_plot[10, 640], banner, atol=0.02)  # the decision banner is at the top
     assert green(without_plot) == 0 and green(with_plot) > 20_000  # the plot loaded from plots/
+
+
+def console_lines(page: Path) -> list[str]:
+    """Chromium's console and CSP messages while it loads ``page`` (headless, logging to stderr)."""
+    done = subprocess.run([browser(), "--headless", "--no-sandbox", "--disable-gpu",
+                           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                           "--no-first-run", f"--user-data-dir={page.parent / 'chromium-console'}",
+                           "--enable-logging=stderr", "--v=0", "--dump-dom", page.as_uri()],
+                          capture_output=True, text=True, timeout=120, check=False)
+    return [line for line in done.stderr.splitlines() if "CONSOLE" in line or "Refused to" in line]
+
+
+@pytest.mark.skipif(browser() is None, reason="no headless Chromium on PATH (apt-get install -y chromium)")
+def test_the_report_loads_without_console_errors_while_a_broken_page_shows_them(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.html"
+    broken.write_text("<html><body><script>console.error('deliberate failure')</script></body></html>", "utf-8")
+    assert any("deliberate failure" in line for line in console_lines(broken))  # the check can see errors
+    (tmp_path / "plots").mkdir()
+    page = tmp_path / "report.html"
+    page.write_text(render_html(make_decision(), make_results(), {}), "utf-8")
+    assert console_lines(page) == []
