@@ -34,11 +34,13 @@ PER_CLASS_LISTED = 50
 class Measurements:
     """Lazy, memoised panel metrics; each public method returns JSON-ready numbers."""
 
-    def __init__(self, embeddings: Embeddings, canary: PairedSet, contract: Contract, seed: int) -> None:
+    def __init__(self, embeddings: Embeddings, canary: PairedSet, contract: Contract, seed: int,
+                 device: str | None = None) -> None:
         self.embeddings = embeddings
         self.canary = canary
         self.contract = contract
         self.seed = seed
+        self.device = device
 
     def _z(self, modality: str) -> np.ndarray:
         return self.embeddings.z_img if modality == "image" else self.embeddings.z_txt
@@ -47,7 +49,8 @@ class Measurements:
     def ranks(self) -> panel.RetrievalRanks:
         """Ranks of every query's relevant candidates: its partner, or its group when the canary
         declares groups (the five captions of one image, the images of one class)."""
-        return panel.retrieval_ranks(self.embeddings.z_img, self.embeddings.z_txt, groups=self.canary.groups)
+        return panel.retrieval_ranks(self.embeddings.z_img, self.embeddings.z_txt, groups=self.canary.groups,
+                                     device=self.device)
 
     @cached_property
     def duplicates(self) -> dict[str, int]:

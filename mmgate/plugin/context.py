@@ -115,7 +115,8 @@ class RunContext:
         key = (subject.name, seed)
         if key not in self._measurements:
             embeddings = self.embed(subject, subject.canary)
-            self._measurements[key] = Measurements(embeddings, subject.canary, self.spec.contract, seed)
+            self._measurements[key] = Measurements(embeddings, subject.canary, self.spec.contract, seed,
+                                                   device=self.spec.settings.device)
         return self._measurements[key]
 
     def embed_texts(self, subject: Subject, texts: list[str], purpose: str) -> TextEmbeddings:

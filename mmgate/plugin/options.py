@@ -32,6 +32,8 @@ _OPTIONS: dict[str, dict[str, Any]] = {
                     help="compare this run against the drift baseline at PATH"),
     "zip": dict(action="store_true", default=None,
                     help="also write the bundle as <out>/<run id>.zip (default: directory only)"),
+    "device": dict(metavar="DEVICE", default=None,
+                    help="compute the retrieval ranks with torch on DEVICE, e.g. cuda (default: numpy)"),
 }
 
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from mmgate.errors import MmgateError
 from mmgate.gating.decision import EXIT_CODES
+from mmgate.panel.torch_backend import check_device
 from mmgate.plugin.runspec import RunSpec
 from mmgate.subjects.paired import row_slice
 from mmgate.subjects.subject import Subject, build_subject
@@ -62,7 +63,7 @@ class SetupCheck:
 
 def check_setup(spec: RunSpec) -> SetupCheck:
     """Every setup problem of the run, each stated once with its cause."""
-    errors = list(spec.problems)
+    errors = list(spec.problems) + device_problems(spec.settings.device)
     if spec.settings.subject is None:
         return SetupCheck(tuple(errors))
     try:
@@ -77,6 +78,17 @@ def check_setup(spec: RunSpec) -> SetupCheck:
     except KeyboardInterrupt:
         return SetupCheck(tuple(errors), subject, interrupted=True)
     return SetupCheck(tuple(errors), subject)
+
+
+def device_problems(device: str | None) -> list[str]:
+    """The ``--mmgate-device`` problem, if torch is missing or cannot allocate on the device."""
+    if device is None:
+        return []
+    try:
+        check_device(device)
+    except MmgateError as exc:
+        return [f"--mmgate-device: {exc}"]
+    return []
 
 
 def subject_problems(subject: Subject) -> list[str]:

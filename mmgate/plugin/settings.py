@@ -23,6 +23,7 @@ CLI_FLAGS: Mapping[str, str] = MappingProxyType({
     "record_baseline": "--mmgate-record-baseline",
     "baseline": "--mmgate-baseline",
     "zip": "--mmgate-zip",
+    "device": "--mmgate-device",
 })
 SETTING_KEYS = tuple(CLI_FLAGS)
 # setting key -> Settings field name.
@@ -37,6 +38,7 @@ _FIELDS: Mapping[str, str] = MappingProxyType({
     "record_baseline": "record_baseline",
     "baseline": "baseline",
     "zip": "zip",
+    "device": "device",
 })
 DEFAULT_OUT = "mmgate-out"
 
@@ -69,6 +71,10 @@ def _flag(where: str, value: Any) -> bool:
     return value
 
 
+def _optional_name(where: str, value: Any) -> str | None:
+    return None if value is None else _name(where, value)
+
+
 def _optional_path(where: str, value: Any) -> Path | None:
     return None if value is None else _path(where, value)
 
@@ -91,6 +97,7 @@ _CHECKS: Mapping[str, Callable[[str, Any], Any]] = MappingProxyType({
     "record_baseline": _optional_path,
     "baseline": _optional_path,
     "zip": _flag,
+    "device": _optional_name,
 })
 
 
@@ -114,6 +121,7 @@ class Settings:
     record_baseline: Path | None = None
     baseline: Path | None = None
     zip: bool = False  # also write <out>/<run id>.zip next to the bundle directory
+    device: str | None = None  # torch device for the retrieval ranks (None: numpy on the host)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "subject", _spec("Settings.subject", self.subject))
@@ -128,6 +136,7 @@ class Settings:
         for name in ("record_baseline", "baseline"):
             object.__setattr__(self, name, _optional_path(f"Settings.{name}", getattr(self, name)))
         object.__setattr__(self, "zip", _flag("Settings.zip", self.zip))
+        object.__setattr__(self, "device", _optional_name("Settings.device", self.device))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (paths as strings), for the run manifest and the config hash."""
@@ -141,6 +150,7 @@ class Settings:
             "stress": self.stress,
             "record_baseline": None if self.record_baseline is None else str(self.record_baseline),
             "baseline": None if self.baseline is None else str(self.baseline),
+            "device": self.device,
         }
 
 

@@ -85,7 +85,14 @@ def test_to_dict_is_json_ready() -> None:
     s = resolve_settings({"contract": "c.toml"}, {}, ROOT)
     assert s.to_dict() == {"subject": None, "builtin": "healthy", "out_dir": "/project/mmgate-out",
                            "contract_path": "/project/c.toml", "seeds": 4, "batch_size": 256,
-                           "stress": 10, "record_baseline": None, "baseline": None}
+                           "stress": 10, "record_baseline": None, "baseline": None, "device": None}
+
+
+def test_the_device_comes_from_either_source_and_must_be_a_name() -> None:
+    assert resolve_settings({"device": "cuda"}, {}, ROOT).device == "cuda"
+    assert resolve_settings({}, {"device": "cpu"}, ROOT).device == "cpu"
+    with pytest.raises(ConfigError, match="--mmgate-device: expected a non-empty name"):
+        resolve_settings({"device": ""}, {}, ROOT)
 
 
 def test_baseline_paths_resolve_against_the_root_and_come_from_either_source() -> None:

@@ -4,6 +4,8 @@ SETUP_ERROR, and still leaves a bundle that ``python -m mmgate verify`` accepts.
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 
@@ -96,6 +98,26 @@ def test_invalid_contract_is_a_setup_error(pytester):
     pytester.makefile(".toml", contract="min_retrieval_topone = 0.5\n")
     run = run_gates(pytester, "--mmgate-subject", spec, "--mmgate-seeds", "1", "--mmgate-contract", "contract.toml")
     assert_setup_error(run, "unknown contract key")
+
+
+def test_a_device_torch_cannot_use_is_a_setup_error(pytester):
+    if importlib.util.find_spec("torch") is None:  # looked up, not imported: the run is a subprocess
+        pytest.skip("--mmgate-device needs torch (pip install 'mmgate[torch]')")
+    spec = write_subject(pytester, "healthy")
+    run = run_gates(pytester, "--mmgate-subject", spec, "--mmgate-seeds", "1", "--mmgate-device", "nosuchdevice")
+    assert_setup_error(run, "--mmgate-device: device 'nosuchdevice' is not usable by torch")
+
+
+def test_ranks_on_the_cpu_torch_device_give_the_same_decision_and_evidence(pytester):
+    if importlib.util.find_spec("torch") is None:  # looked up, not imported: the run is a subprocess
+        pytest.skip("--mmgate-device needs torch (pip install 'mmgate[torch]')")
+    spec = write_subject(pytester, "healthy")
+    plain = run_gates(pytester, "--mmgate-subject", spec, "--mmgate-seeds", "1", "--mmgate-out", "plain")
+    on_torch = run_gates(pytester, "--mmgate-subject", spec, "--mmgate-seeds", "1", "--mmgate-device", "cpu",
+                         "--mmgate-out", "torch")
+    assert plain.decision == on_torch.decision == "APPROVE", on_torch.output
+    retrieval = {key: gate["measured"] for key, gate in plain.gates().items() if gate["gate"].startswith("retrieval")}
+    assert retrieval and retrieval == {key: on_torch.gates()[key]["measured"] for key in retrieval}
 
 
 def test_towers_of_different_dimensions_name_both(pytester):
