@@ -255,6 +255,9 @@ def _plot_sections(plots: Mapping[str, bytes], groups: Sequence[GateGroup]) -> l
     known = {kind: (label, gates) for kind, label, gates in PLOT_GATES}
     kinds = [kind for kind, _, _ in PLOT_GATES if kind in by_kind]
     kinds += sorted(set(by_kind) - set(kinds))
+    # A REJECT's plots lead with the ones that show a failing gate's quantity.
+    kinds.sort(key=lambda kind: not any(g in status and status[g].status in ("failed", "error")
+                                        for g in known.get(kind, (kind, ()))[1]))
     sections = []
     for kind in kinds:
         label, gates = known.get(kind, (kind, ()))

@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 import pytest
 
 from mmgate.audit.charts import render_curve_plot
-from mmgate.audit.html_report import BANNER_COLOURS, render_html
+from mmgate.audit.html_report import BANNER_COLOURS, PNG_SIGNATURE, render_html
 from mmgate.errors import InputError
 
 PASSED_ID = "gates/test_acceptance.py::test_retrieval_top1[seed0-image_to_text]"
@@ -207,3 +207,14 @@ def test_malformed_input_raises_input_error_naming_the_field(mutate, named, plot
     mutate(decision, results, plot_map)
     with pytest.raises(InputError, match=named):
         render_html(decision, results, plot_map)
+
+
+def test_a_rejects_plots_lead_with_the_failing_quantity():
+    png = PNG_SIGNATURE + b"\x00" * 16
+    plots = {"retrieval_seed0.png": png, "spectra_seed0.png": png}
+    results = [{**r, "gate": r["gate"].removeprefix("test_")} for r in make_results()]
+    page = render_html(make_decision(results=results), results, plots)  # effective_rank failed
+    assert page.index('id="plots-spectra"') < page.index('id="plots-retrieval"')
+    approved = [r for r in results if r["status"] == "passed"]
+    calm = render_html(make_decision("APPROVE", approved), approved, plots)
+    assert calm.index('id="plots-retrieval"') < calm.index('id="plots-spectra"')
