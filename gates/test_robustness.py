@@ -3,8 +3,9 @@ corruption and a shared shortcut cue, each measured by regenerating the world wi
 
 from mmgate.lab import robustness
 
-BUILTIN_ONLY = ("needs a subject whose world can be regenerated with a knob turned (the built-in "
-                "reference aligner); perturbation operators for user subjects are not available yet")
+BUILTIN_ONLY = ("measured by retraining or regenerating the world with one knob turned, which only the built-in "
+                "reference aligner allows; for your subject, evaluation-time perturbations of the canary are "
+                "judged by the benign_perturbation, noise_direction and stress_retrieval gates")
 
 
 def test_noise_slope(gate, mmgate_context, seed):
