@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mmgate.errors import ConfigError
+from mmgate.gating.contract import Contract
 from mmgate.records.canonical import canonical_json_line
 
 ACTIONS: tuple[str, ...] = ("temperature_recalibration", "input_renormalisation", "gradient_rebalancing",
@@ -24,6 +25,9 @@ ACTIONS: tuple[str, ...] = ("temperature_recalibration", "input_renormalisation"
 # What the policy may never do automatically (book §3.7.1); listed in every record.
 PROHIBITED: tuple[str, ...] = ("full_retraining", "unconstrained_hyperparameter_search",
                                "threshold_change_after_results", "silent_pipeline_change")
+
+# The built-in contract's default thresholds, by field name (no Contract is built at import).
+_CONTRACT_DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(Contract)}
 
 
 @dataclass(frozen=True)
@@ -41,12 +45,13 @@ class InterventionConfig:
     checkpoint_every: int = 10
     destabilise_lr_factor: float = 100.0
     monitor_items: int = 256
-    # stop rules: ceilings/floors (the Contract's health bounds) relaxed to start + margin when the
-    # model starts beyond them (a fine-tune may not make a violated measure worse)
-    max_mean_cosine: float = 0.22
-    min_variance_floor: float = 2e-3
-    min_effective_rank: float = 12.0
-    max_hubness: float = 0.25
+    # stop rules: ceilings/floors (the built-in Contract's health bounds, read from its defaults)
+    # relaxed to start + margin when the model starts beyond them (a fine-tune may not make a
+    # violated measure worse)
+    max_mean_cosine: float = _CONTRACT_DEFAULTS["max_mean_cosine"]
+    min_variance_floor: float = _CONTRACT_DEFAULTS["min_variance_floor"]
+    min_effective_rank: float = _CONTRACT_DEFAULTS["min_effective_rank"]
+    max_hubness: float = _CONTRACT_DEFAULTS["max_hubness_concentration"]
     max_sensitivity: float = 0.15
     sensitivity_lr: float = 0.01
     stop_margin_cosine: float = 0.02
