@@ -23,72 +23,32 @@ sys.path.insert(0, str(HERE.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
 torch.set_num_threads(1)
-from threadpoolctl import threadpool_limits  # noqa: E402
+from threadpoolctl import threadpool_limits
 
 threadpool_limits(limits=1)
 
-from mmgate import panel  # noqa: E402
-from mmgate.lab.builtin import ReferenceTrainer  # noqa: E402
-from mmgate.lab.conditions import CONDITIONS  # noqa: E402
-from mmgate.panel.retrieval import retrieval_ranks  # noqa: E402
-from mmgate.reference import DEFAULT_TRAINING  # noqa: E402
-from mmgate.world.pairing import corrupt_pairing  # noqa: E402
+from examples.minilm_paraphrase.canary import CANARY_SEED, build_canary
+from mmgate import panel
+from mmgate.lab.builtin import ReferenceTrainer
+from mmgate.lab.conditions import CONDITIONS
+from mmgate.panel.retrieval import retrieval_ranks
+from mmgate.reference import DEFAULT_TRAINING
+from mmgate.world.pairing import corrupt_pairing
 
 N_LIST = (64, 128, 256, 512)
 WANTED = ("collapse_low_temperature", "collapse_high_lr", "collapse_weight_decay", "collapse_stop_grad_image",
           "dominance_capacity_skew", "dominance_gradient_imbalance", "pairing_offset")
 N_MAIN = 256
-CANARY_SEED = 20240611
 HUB_K = 10
 
 # --------------------------------------------------------------------------------------------
-# 1. Text canary: caption <-> paraphrase (synonyms + different template), seeded.
+# 1. Text canary: caption <-> paraphrase (synonyms + different template), seeded; built by the
+#    MiniLM paraphrase example (examples/minilm_paraphrase/canary.py), which mmgate gates end to end.
 # --------------------------------------------------------------------------------------------
-OBJECTS = [("dog", "puppy"), ("cat", "kitten"), ("car", "automobile"), ("bicycle", "bike"),
-           ("boat", "small vessel"), ("horse", "pony"), ("bird", "songbird"), ("child", "kid"),
-           ("man", "gentleman"), ("woman", "lady"), ("truck", "lorry"), ("chair", "seat"),
-           ("cup", "mug"), ("ball", "round toy"), ("umbrella", "parasol"), ("suitcase", "travel bag")]
-COLOURS = [("red", "crimson"), ("blue", "navy"), ("green", "emerald"), ("yellow", "golden"),
-           ("black", "dark"), ("white", "snow-white"), ("brown", "chestnut"), ("grey", "silver"),
-           ("orange", "tangerine"), ("pink", "rosy")]
-PLACES = [("in the park", "at a public garden"), ("on the beach", "by the seaside"),
-          ("in the kitchen", "inside a cooking area"), ("on a street", "along a city road"),
-          ("in a forest", "among the woods"), ("near a river", "beside a stream"),
-          ("in the snow", "on snowy ground"), ("at the station", "on a train platform"),
-          ("in a field", "across a meadow"), ("on a bridge", "over a footbridge"),
-          ("in the desert", "on desert sand"), ("in a busy market", "at a crowded bazaar")]
-ACTIONS = [("standing", "upright"), ("lying down", "resting flat"), ("moving quickly", "in rapid motion"),
-           ("half hidden", "partly concealed"), ("covered in mud", "muddy all over"),
-           ("in the sunlight", "lit by the sun"), ("surrounded by people", "amid a crowd"),
-           ("all alone", "by itself")]
-CAPTION_TEMPLATES = ["a {c} {o} {a} {p}", "a photo of a {c} {o} {a} {p}", "{p}, a {c} {o} {a}",
-                     "the {c} {o} is {a} {p}"]
-PARAPHRASE_TEMPLATES = ["{p}, there is a {c} {o} that is {a}", "picture showing a {o}, {c} in colour, {a} {p}",
-                        "{p} one can see a {c} {o}, {a}", "an image of a {c}-coloured {o} {p}, {a}"]
-
-
-def build_canary(n: int = 512, seed: int = CANARY_SEED) -> tuple[list[str], list[str], list[tuple[int, ...]]]:
-    """n unique (object, colour, place, action) items, each as a caption and a paraphrase."""
-    rng = np.random.default_rng(seed)
-    total = len(OBJECTS) * len(COLOURS) * len(PLACES) * len(ACTIONS)
-    flat = rng.choice(total, size=n, replace=False)
-    caps, paras, items = [], [], []
-    for f in flat:
-        f = int(f)
-        o, f = f % len(OBJECTS), f // len(OBJECTS)
-        c, f = f % len(COLOURS), f // len(COLOURS)
-        p, a = f % len(PLACES), f // len(PLACES)
-        ct = CAPTION_TEMPLATES[int(rng.integers(len(CAPTION_TEMPLATES)))]
-        pt = PARAPHRASE_TEMPLATES[int(rng.integers(len(PARAPHRASE_TEMPLATES)))]
-        caps.append(ct.format(c=COLOURS[c][0], o=OBJECTS[o][0], a=ACTIONS[a][0], p=PLACES[p][0]))
-        paras.append(pt.format(c=COLOURS[c][1], o=OBJECTS[o][1], a=ACTIONS[a][1], p=PLACES[p][1]))
-        items.append((o, c, p, a))
-    return caps, paras, items
-
 
 # --------------------------------------------------------------------------------------------
 # 2. Encoders
@@ -147,11 +107,11 @@ def tiny_clip_embed(seed: int, texts: list[str], n_img: int) -> tuple[np.ndarray
     """A random-init tiny CLIPModel: noise images (image side), caption tokens (text side)."""
     from transformers import CLIPConfig, CLIPModel
     cfg = CLIPConfig(
-        text_config=dict(vocab_size=tokenizer().vocab_size, hidden_size=64, intermediate_size=128,
-                         num_hidden_layers=2, num_attention_heads=2, max_position_embeddings=64,
-                         pad_token_id=0, bos_token_id=101, eos_token_id=102),
-        vision_config=dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2,
-                           image_size=32, patch_size=8, num_channels=3),
+        text_config={"vocab_size": tokenizer().vocab_size, "hidden_size": 64, "intermediate_size": 128,
+                     "num_hidden_layers": 2, "num_attention_heads": 2, "max_position_embeddings": 64,
+                     "pad_token_id": 0, "bos_token_id": 101, "eos_token_id": 102},
+        vision_config={"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 2,
+                       "image_size": 32, "patch_size": 8, "num_channels": 3},
         projection_dim=64)
     torch.manual_seed(seed)
     model = CLIPModel(cfg).eval()
@@ -212,7 +172,7 @@ def modality_metrics(z: np.ndarray) -> dict[str, float]:
     xn = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-300)
     g = xn @ xn.T
     off = g[~np.eye(n, dtype=bool)]
-    ten_pct = max(1, int(math.ceil(0.10 * cap_c)))
+    ten_pct = max(1, math.ceil(0.10 * cap_c))
     er_c = exp_entropy(lam_c)
     rk_c = exp_entropy(np.sqrt(lam_c))
     pr_c = tot_c ** 2 / float(np.sum(lam_c ** 2)) if tot_c > 0 else 0.0
