@@ -1,18 +1,24 @@
-"""Robustness margins of the built-in subject: per knob, the largest intensity at which every
-acceptance gate still passes, with the degradation curves as evidence and as a plot."""
+"""Robustness margins: per knob, the largest intensity at which every acceptance gate still passes,
+with the degradation curves as evidence and as a plot. The built-in subject turns the knobs of its
+regenerated world; a subject of your own has its canary perturbed at evaluation time."""
 
 from mmgate.audit.charts import render_curve_plot
-from mmgate.lab import margins
-
-BUILTIN_ONLY = ("needs a subject whose evaluation world can be regenerated with a knob turned (the "
-                "built-in reference aligner)")
+from mmgate.lab import eval_robustness, margins
+from mmgate.perturb.sample import canary_sample
 
 
-def test_robustness_margin(gate, mmgate_context, seed, knob):
-    if not mmgate_context.builtin:
-        gate.not_applicable(BUILTIN_ONLY)
-    evidence = margins.robustness_margin(mmgate_context.trainer, mmgate_context.condition, seed,
-                                         knob, gate.contract)
+def test_robustness_margin(gate, mmgate_context, subject, seed, knob):
+    if mmgate_context.builtin:
+        evidence = margins.robustness_margin(mmgate_context.trainer, mmgate_context.condition, seed,
+                                             knob, gate.contract)
+    else:
+        reason = eval_robustness.knob_reason(knob, subject.canary, gate.contract, seed)
+        if reason is not None:
+            gate.not_applicable(reason)
+        sample = canary_sample(subject.canary, seed)
+        embed = sample.embedder(lambda s, key: mmgate_context.embed(subject, s, key, seed), subject.canary)
+        evidence = {**eval_robustness.robustness_margin(knob, sample.canary, embed, gate.contract, seed),
+                    **sample.evidence()}
     title = f"{knob}: acceptance margin {evidence['margin']:.3g}, seed {seed}"
     gate.attach_plots({f"margin_{knob}_seed{seed}.png": render_curve_plot(
         title, evidence["unit"], margins.curve_series(evidence), "metric value")})

@@ -28,9 +28,10 @@ D = 32
 
 
 class Encoder:
-    def __init__(self):
+    def __init__(self, seed=0):
         self.calls = 0
-        self.table = np.random.default_rng(0).standard_normal((N, D))
+        self.seed = seed
+        self.table = np.random.default_rng(seed).standard_normal((N, D))
 
     def _rows(self, batch):
         return np.asarray(batch, dtype=np.int64).reshape(-1)
@@ -65,7 +66,7 @@ class Encoder:
         return out
 
     def identity(self):
-        return {{"name": "fixture-encoder", "version": MODE}}
+        return {{"name": "fixture-encoder", "version": MODE, "seed": self.seed}}
 
 
 def make():
@@ -74,6 +75,12 @@ def make():
     ids = np.arange(N)
     texts = [f"item {{i}}" for i in ids]
     return Subject(name="fixture-" + MODE, encoder=Encoder(), canary=PairedSet(ids, texts))
+
+
+def make_per_seed(seed):
+    ids = np.arange(N)
+    texts = [f"item {{i}}" for i in ids]
+    return Subject(name="fixture-" + MODE, encoder=Encoder(seed), canary=PairedSet(ids, texts))
 '''
 
 

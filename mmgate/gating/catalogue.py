@@ -4,6 +4,7 @@ for both the parametrization of the gate tests and the controller's list of expe
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from mmgate.drift.budgets import METRICS as DRIFT_METRICS
@@ -120,8 +121,16 @@ GATE_BY_NAME = {spec.name: spec for spec in GATES}
 GATE_BY_TEST = {spec.test_name: spec for spec in GATES}
 
 
-def axis_values(axis: str, seeds: int) -> tuple[object, ...]:
-    """The values an axis takes for a run with ``seeds`` seeds."""
+def confounder_axis(declared: Iterable[str] | None) -> tuple[str, ...]:
+    """The confounders a run's counterfactual gate is parametrized over: those the canary of a
+    user's subject declares (sorted), else the built-in world's cues (for the built-in subject;
+    for a canary that declares none, each case then says so)."""
+    names = tuple(sorted(declared or ()))
+    return names or CONFOUNDERS
+
+
+def axis_values(axis: str, seeds: int, confounders: tuple[str, ...] = CONFOUNDERS) -> tuple[object, ...]:
+    """The values an axis takes for a run with ``seeds`` seeds over ``confounders``."""
     if axis == "seed":
         return tuple(range(seeds))
     if axis == "direction":
@@ -129,7 +138,7 @@ def axis_values(axis: str, seeds: int) -> tuple[object, ...]:
     if axis == "modality":
         return MODALITIES
     if axis == "confounder":
-        return CONFOUNDERS
+        return confounders
     if axis == "knob":
         return KNOBS
     if axis == "metric":
@@ -142,9 +151,9 @@ def axis_id(axis: str, value: object) -> str:
     return f"seed{value}" if axis == "seed" else str(value)
 
 
-def cases(spec: GateSpec, seeds: int) -> list[tuple[dict, str]]:
+def cases(spec: GateSpec, seeds: int, confounders: tuple[str, ...] = CONFOUNDERS) -> list[tuple[dict, str]]:
     """All (params, id) pairs of a gate, in a fixed order."""
-    grids = [axis_values(axis, seeds) for axis in spec.axes]
+    grids = [axis_values(axis, seeds, confounders) for axis in spec.axes]
     out = []
     for combo in itertools.product(*grids):
         params = dict(zip(spec.axes, combo))
@@ -152,10 +161,10 @@ def cases(spec: GateSpec, seeds: int) -> list[tuple[dict, str]]:
     return out
 
 
-def expected_gates(seeds: int) -> dict[str, tuple[GateSpec, dict, str]]:
+def expected_gates(seeds: int, confounders: tuple[str, ...] = CONFOUNDERS) -> dict[str, tuple[GateSpec, dict, str]]:
     """Every gate case of a complete run: ``test_<gate>[<id>]`` -> (spec, params, gate id)."""
     return {f"{spec.test_name}[{case_id}]": (spec, params, spec.gate_id(case_id))
-            for spec in GATES for params, case_id in cases(spec, seeds)}
+            for spec in GATES for params, case_id in cases(spec, seeds, confounders)}
 
 
 def gate_key(nodeid: str) -> str:

@@ -117,6 +117,13 @@ USER_SUBJECT_DEFAULTS: Mapping[str, object] = MappingProxyType({
     # 5/N). A product bar belongs in the subject's contract.
     "min_retrieval_top1": 0.05,
     "min_retrieval_top5": 0.20,
+    # Training-pair audit: share of declared training pairs scored at most the 95th percentile of
+    # unrelated pairs. Healthy real pairs include hard ones: all-MiniLM-L6-v2 on 256 caption <->
+    # paraphrase training pairs measures 0.031, 0.039, 0.051, 0.031 over the null draws of seeds 0-3
+    # (examples/minilm_paraphrase, 2026-11-30), so the built-in 0.05 rejected it at seed 1. A join
+    # bug at rate r measures about 0.95 r + 0.04 (1 - r) (0.13 at r = 10 %); random-init MiniLM
+    # 0.957, its rank-2 collapsed text tower 0.871. 0.10: twice the healthy maximum.
+    "max_suspect_pairs": 0.10,
     # Minimum coordinate variance: basis-dependent (MiniLM 6.8e-67; a random rotation changes it by
     # a factor 1e63 while every rotation-invariant statistic moves < 5e-10 relative). Not gated.
     "min_variance_floor": None,
@@ -128,6 +135,45 @@ USER_SUBJECT_DEFAULTS: Mapping[str, object] = MappingProxyType({
     # Centred effective rank saturates for a healthy model (MiniLM 30.4-43.0 at N=64-512, aligner
     # 13.6-16.8) while collapses stay low (rank-2/4/8: 1.2 / 2.9-3.4 / 6.5-8.0, capacity skew 3.8-4.1).
     "effective_rank_room_share": 0.25,
+    # Evaluation-time robustness (mmgate.lab.eval_robustness: the canary perturbed and re-embedded,
+    # nothing retrained); measured by benchmarks/eval_robustness_study.py, seed 0.
+    # Noise slope: least-squares recall@1 (mean of both directions) lost per unit of Gaussian image
+    # noise std (units of the full pixel range) over the levels 0, 0.01, 0.02, 0.03, 0.05 (the
+    # built-in 0.18 is per unit of noise on unit-variance images, another scale). Healthy: grid
+    # example 6.76 (0.79 -> 0.46 at 0.05: one bright cell among 256 noisy pixels), LiT digits
+    # 0.08 (0.992 -> 0.987 at 0.05). Broken: a tower keyed on 8 background pixels 15.6 (1.0 -> 0.27), a tower keyed on a
+    # hash of the exact pixels about 15 (1.0 -> chance at 0.01; the largest a 1 -> 0 curve can give
+    # on these levels is 14.9 for a step at the first level).
+    "max_noise_slope": 10.0,
+    # Margins: the largest knob intensity at which recall@1/@5 floors, pair AUC and the symmetry gap
+    # (point estimates, both directions) all still hold, bisected on the knob's grid.
+    # image_noise (Gaussian std, units of the full range; grid 0..0.5): healthy grid example 0.117,
+    # LiT digits 0.148 (ended by the symmetry gap); broken: 8-background-pixel tower 0.0625, exact-pixel-hash tower 0.0
+    # (the pytester subject of tests/plugin/test_plugin_eval_robustness.py). 0.02 is about 5/255, the
+    # noise of an ordinary 8-bit capture.
+    "min_margin_image_noise": 0.02,
+    # text_noise (share of caption tokens substituted from the canary's own vocabulary; string texts
+    # only when the contract names token_substitution, since an encoder may parse fixed strings):
+    # all-MiniLM-L6-v2 on both sides of the 256-pair caption <-> paraphrase canary (d = 384,
+    # benchmarks/eval_robustness_study.py minilm, seed 0) 0.336 (ended by the pair AUC floor); the
+    # same architecture with random weights 0.0 (it fails the floors unperturbed).
+    "min_margin_text_noise": 0.05,
+    # pair_corruption (share of canary pairs swapped round a cycle; a perfect model's pair AUC is
+    # about 1 - rate / 2, so the 0.90 AUC floor ends it near 0.2): cone subject 0.219, grid 0.188,
+    # synthetic towers with a shared cue 0.16-0.20; broken: random towers 0.0 (they fail the
+    # floors unperturbed). Not applicable on grouped canaries (LiT digits: 0.008, a moved class caption
+    # ties exactly with its class's captions). Same value as the built-in profile.
+    "min_margin_pair_corruption": 0.05,
+    # preprocessing_scale (decades of image scale reduction, grid 0..2): grid example 2.0 (a linear
+    # tower is scale-free after normalisation), LiT digits 0.375 (images x 0.42; ended by the symmetry
+    # gap). 0.2 decades is a pipeline that scales pixels by 0.63 instead of 1.
+    "min_margin_preprocessing_scale": 0.2,
+    # Counterfactual drop: recall@1 in random pools of 16 minus in pools sharing the query's value of
+    # a declared confounder (worse direction). Synthetic towers (4 cue values, d=32) with no cue 0.00,
+    # cue weight 1-3 beside a strong signal 0.00, cue 3-6 beside a weak signal 0.08; towers matching mostly
+    # on the cue (cue 3-6, signal 0.2-0.6; tests/lab/test_eval_robustness.py) 0.19-0.27;
+    # LiT digits with an image-brightness tertile as confounder 0.00 (0.985 in both pools).
+    "max_counterfactual_drop": 0.10,
 })
 MIN_RESAMPLES = 100
 # Benign perturbations the invariance gate applies when the contract declares none: a brightness

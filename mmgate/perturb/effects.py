@@ -9,6 +9,7 @@ from typing import Any, Callable
 import numpy as np
 
 from mmgate.panel import RetrievalRanks, bootstrap_ci, retrieval_ranks
+from mmgate.perturb.pairing import PairingOperator
 from mmgate.subjects.embedding import Embeddings
 from mmgate.subjects.paired import PairedSet
 
@@ -23,10 +24,20 @@ def perturbation_key(operator: Any) -> str:
     return json.dumps(operator.to_json(), sort_keys=True, separators=(",", ":"))
 
 
+def perturbed_embeddings(operator: Any, canary: PairedSet, embed: Embed) -> tuple[Embeddings, PairedSet]:
+    """Embeddings of the canary after ``operator`` and the perturbed set. A pairing operator only
+    moves texts between rows, so its embeddings are the clean ones with the text rows moved the
+    same way (no encoder call); any other operator's set is embedded through ``embed(set, key)``."""
+    perturbed = operator.apply(canary)
+    if isinstance(operator, PairingOperator):
+        clean = embed(canary, "clean")
+        return Embeddings(clean.z_img, clean.z_txt[operator.permutation(len(canary))]), perturbed
+    return embed(perturbed, perturbation_key(operator)), perturbed
+
+
 def perturbed_ranks(operator: Any, canary: PairedSet, embed: Embed) -> RetrievalRanks:
     """Retrieval ranks of the canary after ``operator``, embedded through ``embed(set, key)``."""
-    perturbed = operator.apply(canary)
-    embeddings = embed(perturbed, perturbation_key(operator))
+    embeddings, perturbed = perturbed_embeddings(operator, canary, embed)
     return retrieval_ranks(embeddings.z_img, embeddings.z_txt, groups=perturbed.groups)
 
 

@@ -10,15 +10,23 @@ import numpy as np
 
 from mmgate.errors import ConfigError
 from mmgate.perturb.base import Operator, replaced
-from mmgate.perturb.data import as_float, finished, numeric_reason, value_range
-from mmgate.subjects.paired import PairedSet
+from mmgate.perturb.data import (
+    as_float,
+    finished,
+    image_reason,
+    numeric_reason,
+    value_range,
+)
+from mmgate.perturb.lazy import PerturbedImages
+from mmgate.subjects.paired import LazyRows, PairedSet
 
 MODALITIES = {"image": "images", "text": "texts"}
 
 
 @dataclass(frozen=True)
 class PreprocessOperator(Operator):
-    """Acts on the float or uint8 array of one ``modality`` ("image" or "text")."""
+    """Acts on the float or uint8 array of one ``modality`` ("image" or "text"), or on image files
+    read lazily (each decoded image scaled as it is read, see ``PerturbedImages``)."""
 
     modality: str = "image"
 
@@ -30,7 +38,10 @@ class PreprocessOperator(Operator):
                               f"{self.modality!r}")
 
     def applies_to(self, paired_set: PairedSet) -> str | None:
-        return numeric_reason(getattr(paired_set, MODALITIES[self.modality]), self.modality)
+        items = getattr(paired_set, MODALITIES[self.modality])
+        if self.modality == "image" and isinstance(items, LazyRows) and len(items) > 0:
+            return image_reason(np.asarray(items[0])[None])
+        return numeric_reason(items, self.modality)
 
     @abstractmethod
     def transform(self, x: np.ndarray, full: float) -> np.ndarray:
@@ -39,6 +50,8 @@ class PreprocessOperator(Operator):
     def _apply(self, paired_set: PairedSet) -> PairedSet:
         attr = MODALITIES[self.modality]
         items = getattr(paired_set, attr)
+        if isinstance(items, LazyRows):  # decoded image files: each row perturbed as it is read
+            return replaced(paired_set, images=PerturbedImages(items, self, tuple(range(len(items)))))
         out = finished(self.transform(as_float(items), value_range(items)), items)
         return replaced(paired_set, **{attr: out})
 

@@ -44,7 +44,7 @@ def record(spec: RunSpec, decision: Decision, profiles: Mapping[int, Mapping[str
     if decision.decision != "APPROVE":
         return Recording(f"baseline not recorded: the decision is {decision.decision}, and a baseline is "
                          f"recorded only from an APPROVEd run")
-    missing = [seed for seed in range(spec.settings.seeds) if seed not in profiles]
+    missing = [seed for seed in range(spec.seeds) if seed not in profiles]
     if missing:
         return Recording(f"baseline not recorded: no monitoring profile arrived for seed(s) {missing}")
     try:

@@ -15,6 +15,7 @@ from mmgate.drift.budgets import BudgetCheck
 from mmgate.drift.monitor import PROFILED, judge, monitoring_profile
 from mmgate.drift.profiles import compare_profiles, compute_dataset_profile
 from mmgate.errors import MmgateError
+from mmgate.gating.catalogue import confounder_axis
 from mmgate.gating.measurements import Measurements
 from mmgate.lab.builtin import ReferenceTrainer
 from mmgate.lab.conditions import HEALTHY
@@ -57,12 +58,13 @@ class RunContext:
         self.trainer = ReferenceTrainer()
         self.embeddings_cache = EmbeddingCache()
         self._progress = progress
-        self._user_subject: Subject | None = None
+        self._user_subjects: dict[int, Subject] = {}
         self._user_error: Exception | None = None
         self._measurements: dict[tuple[str, int], Measurements] = {}
         self._zero_shot: dict[tuple[str, int], tuple[float, tuple[float, float], dict]] = {}
         self._profiles: dict[int, dict] = {}
         self._diagnoser: Diagnoser | None = None
+        self._fingerprints: dict[tuple[int, str], str] = {}
 
     @property
     def builtin(self) -> bool:
@@ -75,23 +77,36 @@ class RunContext:
             raise SetupProblem("; ".join(self.spec.problems))
 
     def adopt_subject(self, subject: Subject) -> None:
-        """Use the user's subject the setup check built, instead of building it again."""
-        self._user_subject = subject
+        """Use the user's subject the setup check built (for seed 0), instead of building it again."""
+        self._user_subjects[0] = subject
 
     def subject(self, seed: int) -> Subject:
-        """The subject gated at ``seed``: a freshly seeded reference model, or the user's subject."""
+        """The subject gated at ``seed``: a freshly seeded reference model, or the user's subject
+        (built once per seed by a factory that takes one, else once)."""
         self.check_setup()
         if self.builtin:
             return self.trainer.subject(seed, self.condition)
-        if self._user_subject is None:
+        key = seed if self.spec.seeded_subject else 0
+        if key not in self._user_subjects:
             if self._user_error is not None:
                 raise SetupProblem(f"subject could not be built: {self._user_error}")
             try:
-                self._user_subject = build_subject(self.spec.settings.subject)
+                self._user_subjects[key] = build_subject(self.spec.settings.subject, seed=key)
             except MmgateError as exc:
                 self._user_error = exc
                 raise
-        return self._user_subject
+        return self._user_subjects[key]
+
+    def confounders(self) -> tuple[str, ...]:
+        """The confounders the counterfactual gate is parametrized over: the built-in world's cues,
+        or those the canary of the user's subject (as built for seed 0) declares; a subject that
+        cannot be built declares none (its gates report why)."""
+        if self.builtin or self.spec.problems:
+            return confounder_axis(None)
+        try:
+            return confounder_axis(self.subject(0).canary.confounders)
+        except MmgateError:
+            return confounder_axis(None)
 
     def embed(self, subject: Subject, paired_set: PairedSet, perturbation: str = "clean",
               seed: int = 0) -> Embeddings:
@@ -99,7 +114,27 @@ class RunContext:
         key = embedding_key(subject, paired_set, perturbation, seed)
         return self.embeddings_cache.get_or_compute(
             key, lambda: embed_set(subject.encoder, paired_set, self.spec.settings.batch_size,
-                                   self._progress))
+                                   self._progress, self._unchanged(subject, paired_set, perturbation)))
+
+    def _unchanged(self, subject: Subject, paired_set: PairedSet, perturbation: str) -> dict[str, np.ndarray]:
+        """The clean canary's embeddings of each modality a perturbation left unchanged (image noise
+        leaves the texts as they were), so a sweep embeds only what it changed. The clean canary
+        itself and the determinism gate's second pass reuse nothing."""
+        canary = subject.canary
+        if perturbation in ("clean", "second-pass") or len(paired_set) != len(canary):
+            return {}
+        reused = {}
+        for modality, field in (("image", "images"), ("text", "texts")):
+            if paired_set.items_fingerprint(field) == self._clean_fingerprint(canary, field):
+                clean = self.embed(subject, canary)
+                reused[modality] = clean.z_img if modality == "image" else clean.z_txt
+        return reused
+
+    def _clean_fingerprint(self, canary: PairedSet, field: str) -> str:
+        key = (id(canary), field)
+        if key not in self._fingerprints:
+            self._fingerprints[key] = canary.items_fingerprint(field)
+        return self._fingerprints[key]
 
     def embed_again(self, subject: Subject) -> Embeddings:
         """A second embedding pass of the canary, done once per subject and process and never

@@ -16,8 +16,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     spec = GATE_BY_TEST.get(metafunc.function.__name__)
     if spec is None or CONTEXT_KEY not in metafunc.config.stash:
         return
-    seeds = metafunc.config.stash[CONTEXT_KEY].spec.settings.seeds
-    grid = cases(spec, seeds)
+    context = metafunc.config.stash[CONTEXT_KEY]
+    grid = cases(spec, context.spec.seeds, context.confounders())
     metafunc.parametrize(list(spec.axes), [tuple(params.values()) for params, _ in grid],
                          ids=[case_id for _, case_id in grid])
 

@@ -67,7 +67,7 @@ def check_setup(spec: RunSpec) -> SetupCheck:
     if spec.settings.subject is None:
         return SetupCheck(tuple(errors))
     try:
-        subject = build_subject(spec.settings.subject)
+        subject = build_subject(spec.settings.subject, seed=0)
     except MmgateError as exc:
         return SetupCheck((*errors, f"subject: {exc}"))
     except KeyboardInterrupt:

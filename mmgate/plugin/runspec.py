@@ -15,6 +15,7 @@ from mmgate.errors import MmgateError
 from mmgate.gating.contract import Contract, load_contract
 from mmgate.lab.conditions import HEALTHY, Condition, condition
 from mmgate.plugin.settings import Settings, read_pyproject_table, resolve_settings
+from mmgate.subjects.subject import load_subject_factory, takes_seed
 
 
 @dataclass(frozen=True)
@@ -28,11 +29,29 @@ class RunSpec:
     condition: Condition = HEALTHY
     baseline: Baseline | None = None
     baseline_problem: str | None = None
+    seeded_subject: bool = False
 
     @property
     def builtin(self) -> bool:
         """Whether the run gates the built-in reference aligner on the synthetic world."""
         return self.settings.subject is None
+
+    @property
+    def seeds(self) -> int:
+        """How many seeds each gate is evaluated over: ``--mmgate-seeds`` for the built-in aligner
+        (trained once per seed) and for a subject factory that takes a ``seed``; one for a fixed
+        subject, since nothing it measures varies with the seed (its bootstrap intervals carry the
+        sampling uncertainty)."""
+        return self.settings.seeds if self.builtin or self.seeded_subject else 1
+
+    @property
+    def seeds_note(self) -> str | None:
+        """Why fewer seeds are gated than were asked for, or None."""
+        if self.seeds == self.settings.seeds:
+            return None
+        return (f"fixed subject: each gate is evaluated once, not over {self.settings.seeds} seeds (the factory "
+                f"{self.settings.subject} takes no `seed` parameter, so every seed would measure the same model "
+                f"on the same canary)")
 
 
 def read_runspec(cli: Mapping[str, Any], rootdir: Path) -> RunSpec:
@@ -74,7 +93,18 @@ def read_runspec(cli: Mapping[str, Any], rootdir: Path) -> RunSpec:
     baseline, baseline_problem = _baseline(settings, contract)
     return RunSpec(settings=settings, contract=contract, problems=tuple(problems),
                    config_texts=tuple(texts), condition=chosen, baseline=baseline,
-                   baseline_problem=baseline_problem)
+                   baseline_problem=baseline_problem, seeded_subject=_seeded(settings.subject))
+
+
+def _seeded(subject: str | None) -> bool:
+    """Whether the named subject factory takes a seed; a factory that cannot be loaded counts as
+    fixed (the setup check reports why it cannot be loaded)."""
+    if subject is None:
+        return False
+    try:
+        return takes_seed(load_subject_factory(subject))
+    except MmgateError:
+        return False
 
 
 def _baseline(settings: Settings, contract: Contract) -> tuple[Baseline | None, str | None]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 import numpy as np
 
@@ -119,11 +119,13 @@ def _checked_batch_size(batch_size: Any) -> int:
 
 
 def embed_set(encoder: Any, paired_set: PairedSet, batch_size: int = 256,
-              progress: Progress | None = None) -> Embeddings:
+              progress: Progress | None = None, known: Mapping[str, np.ndarray] | None = None) -> Embeddings:
     """Embed every pair, ``batch_size`` rows per encoder call, checking each batch's shape as it
     comes and each modality's values (NaN, Inf, all-zero rows) once it is complete.
 
-    ``progress(done_rows, total_rows, modality)`` is called after every batch.
+    ``progress(done_rows, total_rows, modality)`` is called after every batch. ``known`` maps a
+    modality (``"image"`` / ``"text"``) to embeddings of exactly these items computed before (a
+    perturbation that left that modality unchanged); that modality is not embedded again.
     """
     _checked_batch_size(batch_size)
     missing = missing_encoder_methods(encoder)
@@ -133,8 +135,11 @@ def embed_set(encoder: Any, paired_set: PairedSet, batch_size: int = 256,
     d: int | None = None
     outputs: dict[str, np.ndarray] = {}
     for modality, method, attr in _MODALITIES:
-        outputs[modality] = _embed_rows(getattr(encoder, method), getattr(paired_set, attr), n, modality,
-                                        method, batch_size, d, progress)
+        if known is not None and modality in known:
+            outputs[modality] = known[modality]
+        else:
+            outputs[modality] = _embed_rows(getattr(encoder, method), getattr(paired_set, attr), n, modality,
+                                            method, batch_size, d, progress)
         d = outputs[modality].shape[1]
     return Embeddings(z_img=outputs["image"], z_txt=outputs["text"])
 

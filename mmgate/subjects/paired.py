@@ -198,6 +198,13 @@ class PairedSet:
             groups=None if self.groups is None else self.groups[idx],
         )
 
+    def items_fingerprint(self, field: str) -> str:
+        """Hex sha256 of one modality's items (``"images"`` or ``"texts"``), so a perturbation that
+        leaves that modality unchanged can reuse its embeddings."""
+        if field not in ("images", "texts"):
+            raise InputError(f"items_fingerprint: expected 'images' or 'texts', got {field!r}")
+        return hashlib.sha256(_items_bytes(getattr(self, field), f"{self.name}.{field}")).hexdigest()
+
     def fingerprint(self) -> str:
         """Hex sha256 of the content (items, labels and groups, not the name): a cache key. Lazy
         rows (``ImageFiles``: their file bytes) contribute their own fingerprint, never decoded pixels."""

@@ -4,6 +4,7 @@ this module also loads the subject factory a run names with ``module:callable``.
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import math
 from dataclasses import dataclass
@@ -136,8 +137,9 @@ def declared_temperature(subject: Subject) -> float | None:
     return float(value)
 
 
-def load_subject_factory(spec: str) -> Callable[[], Subject]:
-    """The zero-argument callable named by ``"module:callable"`` (the callable may be dotted)."""
+def load_subject_factory(spec: str) -> Callable[..., Subject]:
+    """The callable named by ``"module:callable"`` (the callable may be dotted); see ``takes_seed``
+    for its one optional parameter."""
     if not isinstance(spec, str) or spec.count(":") != 1:
         raise SubjectError(f"subject spec {spec!r}: expected 'module:callable'")
     module_name, attr_path = (part.strip() for part in spec.split(":"))
@@ -160,12 +162,24 @@ def load_subject_factory(spec: str) -> Callable[[], Subject]:
     return target
 
 
-def make_subject(factory: Callable[[], Subject], origin: str) -> Subject:
-    """Call a subject factory and check it returned a Subject; ``origin`` names it in errors."""
+def takes_seed(factory: Callable[..., Subject]) -> bool:
+    """Whether a subject factory takes a ``seed`` parameter: then it builds one subject per gated
+    seed (several training runs, say); without one its subject is fixed and gated once."""
     try:
-        subject = factory()
+        parameters = inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # a builtin or C callable without a signature: zero arguments
+        return False
+    return "seed" in parameters
+
+
+def make_subject(factory: Callable[..., Subject], origin: str, seed: int | None = None) -> Subject:
+    """Call a subject factory (with ``seed=`` when one is given) and check it returned a Subject;
+    ``origin`` names it in errors."""
+    try:
+        subject = factory() if seed is None else factory(seed=seed)
     except Exception as exc:
-        raise SubjectError(f"subject factory {origin!r} raised {type(exc).__name__}: {exc}") \
+        where = origin if seed is None else f"{origin}(seed={seed})"
+        raise SubjectError(f"subject factory {where!r} raised {type(exc).__name__}: {exc}") \
             from exc
     if not isinstance(subject, Subject):
         raise SubjectError(f"subject factory {origin!r} returned {type(subject).__name__}; "
@@ -173,6 +187,8 @@ def make_subject(factory: Callable[[], Subject], origin: str) -> Subject:
     return subject
 
 
-def build_subject(spec: str) -> Subject:
-    """Load the factory named by ``"module:callable"`` and build its subject."""
-    return make_subject(load_subject_factory(spec), spec)
+def build_subject(spec: str, seed: int = 0) -> Subject:
+    """Load the factory named by ``"module:callable"`` and build its subject (for ``seed`` when
+    the factory takes one, see ``takes_seed``)."""
+    factory = load_subject_factory(spec)
+    return make_subject(factory, spec, seed if takes_seed(factory) else None)

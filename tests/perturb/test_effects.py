@@ -6,12 +6,13 @@ from __future__ import annotations
 import numpy as np
 
 from mmgate.panel import retrieval_ranks
-from mmgate.perturb import Brightness
+from mmgate.perturb import Brightness, SwapPairs
 from mmgate.perturb.effects import (
     joint_permutation,
     noise_gains,
     permutation_report,
     perturbation_key,
+    perturbed_embeddings,
     perturbed_ranks,
     recall_drop,
     role_swap_report,
@@ -74,3 +75,19 @@ def test_perturbed_ranks_embed_the_perturbed_set_under_its_json_key():
     operator = Brightness(0.1)
     perturbed_ranks(operator, canary, embed)
     assert seen == [perturbation_key(operator)] and '"name":"brightness"' in seen[0]
+
+
+def test_a_pairing_operator_moves_the_clean_text_embeddings_without_calling_the_encoder():
+    canary = PairedSet(np.arange(40), [f"t {i}" for i in range(40)])
+    keys = []
+
+    def embed(paired_set, key):
+        keys.append(key)
+        return Embeddings(Z_IMG, Z_TXT)
+
+    operator = SwapPairs(0.3, seed=2)
+    embeddings, perturbed = perturbed_embeddings(operator, canary, embed)
+    order = operator.permutation(40)
+    assert keys == ["clean"]
+    np.testing.assert_array_equal(embeddings.z_txt, Z_TXT[order])
+    assert list(perturbed.texts) == [f"t {i}" for i in order]

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mmgate.perturb import Brightness, GaussianNoise
+from mmgate.perturb import Brightness, GaussianNoise, PreprocessScale
 from mmgate.perturb.lazy import PerturbedImages
 from mmgate.subjects.paired import PairedSet, row_slice, rows_of
 
@@ -89,3 +89,19 @@ def test_operators_act_on_a_manifest_of_image_files(tmp_path: Path) -> None:
     assert shapes == [(4, 4, 3), (6, 6, 3), (8, 8, 3)]
     assert all(image.dtype == np.uint8 for image in noisy[0:3])
     assert not np.array_equal(noisy[1], canary.images[1])
+
+
+def test_a_preprocessing_scale_reaches_decoded_images_as_the_array_operator_does() -> None:
+    canary, rows = lazy_set()
+    operator = PreprocessScale(-0.9, modality="image")
+    assert operator.applies_to(canary) is None
+    lazy = operator.apply(canary).images
+    eager = operator.apply(PairedSet(rows.images, list(canary.texts))).images
+    assert isinstance(lazy, PerturbedImages)
+    assert np.array_equal(np.stack(lazy[0:len(lazy)]), eager)
+
+
+def test_a_text_preprocessing_scale_still_refuses_strings_with_its_own_reason() -> None:
+    canary, _ = lazy_set()
+    reason = PreprocessScale(0.5, modality="text").applies_to(canary)
+    assert reason is not None and "text items must be a numpy array" in reason

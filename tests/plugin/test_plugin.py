@@ -38,8 +38,29 @@ def test_healthy_user_subject_is_approved_with_a_verified_bundle(pytester):
     decision = run.report("release_decision.json")["facts_provided"]
     assert decision["subject"]["name"] == "fixture-healthy"
     gates = run.gates()
-    assert gates["gates/test_acceptance.py::test_retrieval_top1[seed1-text_to_image]"]["status"] == "passed"
+    assert gates["gates/test_acceptance.py::test_retrieval_top1[seed0-text_to_image]"]["status"] == "passed"
     assert gates["gates/test_hygiene.py::test_split_hygiene[seed0]"]["status"] == "not_applicable"
+
+
+def test_a_fixed_subject_is_gated_once_whatever_the_seed_count(pytester):
+    spec = write_subject(pytester, "healthy")
+    run = run_gates(pytester, "--mmgate-subject", spec, "--mmgate-seeds", "3")
+    assert run.decision == "APPROVE", run.output
+    assert not any("[seed1" in gate_id for gate_id in run.gates())
+    assert run.report("run_manifest.json")["facts_provided"]["seeds_gated"] == 1
+    assert "fixed subject: each gate is evaluated once, not over 3 seeds" in run.output
+
+
+def test_a_factory_that_takes_a_seed_is_built_and_gated_per_seed(pytester):
+    write_subject(pytester, "healthy")
+    run = run_gates(pytester, "--mmgate-subject", "user_subject:make_per_seed", "--mmgate-seeds", "2")
+    assert run.decision == "APPROVE", run.output
+    gates = run.gates()
+    assert gates["gates/test_acceptance.py::test_retrieval_top1[seed1-text_to_image]"]["status"] == "passed"
+    assert run.report("run_manifest.json")["facts_provided"]["seeds_gated"] == 2
+    identity = run.report("release_decision.json")["facts_provided"]["subject"]["identity"]
+    assert identity["seed0"]["seed"] == 0 and identity["seed1"]["seed"] == 1
+    assert "fixed subject" not in run.output
 
 
 def test_failing_threshold_rejects_and_names_value_and_threshold(pytester):

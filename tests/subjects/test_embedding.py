@@ -233,3 +233,19 @@ def test_embedding_key_uses_subject_identity_and_set_content() -> None:
     assert k == embedding_key(subject, pairs(4), "clean", 2)
     assert k != embedding_key(subject, pairs(5), "clean", 2)
     assert k.subject.startswith("m:") and k.seed == 2
+
+
+def test_a_modality_given_as_known_is_not_embedded_again() -> None:
+    encoder = CountingEncoder()
+    first = embed_set(encoder, pairs(10), batch_size=4)
+    again = embed_set(encoder, pairs(10), batch_size=4, known={"text": first.z_txt})
+    assert encoder.text_batches == [4, 4, 2]  # the first pass only
+    assert encoder.image_batches == [4, 4, 2, 4, 4, 2]
+    np.testing.assert_array_equal(again.z_txt, first.z_txt)
+
+
+def test_items_fingerprints_follow_each_modality_alone() -> None:
+    base = pairs(6)
+    noisy = PairedSet(np.asarray(base.images) + 0.5, list(base.texts))
+    assert noisy.items_fingerprint("texts") == base.items_fingerprint("texts")
+    assert noisy.items_fingerprint("images") != base.items_fingerprint("images")
