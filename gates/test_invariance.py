@@ -16,26 +16,30 @@ from mmgate.perturb.effects import (
 NOISE_LEVELS = (0.0, 0.05, 0.1, 0.2)
 
 
-def _embedder(mmgate_context, subject, seed):
-    return lambda paired_set, key: mmgate_context.embed(subject, paired_set, key, seed)
+def _embedder(mmgate_context, subject, seed, measured):
+    return measured.sample.embedder(lambda paired_set, key: mmgate_context.embed(subject, paired_set, key, seed),
+                                    subject.canary)
 
 
 def test_permutation_invariance(gate, mmgate_context, subject, measured, seed):
-    order = joint_permutation(len(subject.canary), seed)
-    permuted = subject.canary.take(order)
+    canary = measured.sample.canary
+    order = joint_permutation(len(canary), seed)
+    permuted = canary.take(order)
     embedded = mmgate_context.embed(subject, permuted, "joint-permutation", seed)
-    report = permutation_report(measured.ranks, retrieval_ranks(embedded.z_img, embedded.z_txt,
-                                                                groups=permuted.groups), order)
+    report = permutation_report(measured.sample_ranks, retrieval_ranks(embedded.z_img, embedded.z_txt,
+                                                                       groups=permuted.groups), order)
     gate.check("queries whose rank did not follow a joint permutation of the pairs",
-               report["mismatched_queries"], gate.threshold("==", 0), evidence=report)
+               report["mismatched_queries"], gate.threshold("==", 0),
+               evidence={**report, **measured.sample.evidence()})
 
 
 def test_role_swap(gate, measured):
-    embeddings = measured.embeddings
-    report = role_swap_report(measured.ranks, retrieval_ranks(embeddings.z_txt, embeddings.z_img,
-                                                              groups=measured.canary.groups))
+    embeddings = measured.sample_embeddings
+    report = role_swap_report(measured.sample_ranks, retrieval_ranks(embeddings.z_txt, embeddings.z_img,
+                                                                     groups=measured.sample.canary.groups))
     gate.check("queries whose rank changed when the modality roles were swapped",
-               report["mismatched_queries"], gate.threshold("==", 0), evidence=report)
+               report["mismatched_queries"], gate.threshold("==", 0),
+               evidence={**report, **measured.sample.evidence()})
 
 
 def test_benign_perturbation(gate, mmgate_context, subject, measured, seed):
@@ -46,25 +50,25 @@ def test_benign_perturbation(gate, mmgate_context, subject, measured, seed):
     usable = [op for op, why in zip(operators, reasons) if why is None]
     if not usable:
         gate.not_applicable(f"no declared benign perturbation applies to the canary: {refused}")
-    embed = _embedder(mmgate_context, subject, seed)
+    embed, sample = _embedder(mmgate_context, subject, seed, measured), measured.sample
     effects = [{"perturbation": op.to_json(),
-                "effect": recall_drop(measured.ranks, perturbed_ranks(op, subject.canary, embed))}
+                "effect": recall_drop(measured.sample_ranks, perturbed_ranks(op, sample.canary, embed))}
                for op in usable]
     worst = max(effects, key=lambda e: e["effect"]["drop"])
     gate.check("largest recall@1 drop under a declared benign perturbation",
                worst["effect"]["drop"], gate.threshold(),
-               evidence={"worst": worst, "effects": effects, "not_applicable": refused})
+               evidence={"worst": worst, "effects": effects, "not_applicable": refused, **sample.evidence()})
 
 
 def test_noise_direction(gate, mmgate_context, subject, measured, seed):
     reason = GaussianNoise(NOISE_LEVELS[-1]).applies_to(subject.canary)
     if reason is not None:
         gate.not_applicable(f"image noise cannot be added: {reason}")
-    embed = _embedder(mmgate_context, subject, seed)
-    ranks = [measured.ranks] + [perturbed_ranks(GaussianNoise(level, seed=seed), subject.canary, embed)
-                                for level in NOISE_LEVELS[1:]]
+    embed = _embedder(mmgate_context, subject, seed, measured)
+    ranks = [measured.sample_ranks] + [perturbed_ranks(GaussianNoise(level, seed=seed), measured.sample.canary,
+                                                       embed) for level in NOISE_LEVELS[1:]]
     contract = gate.contract
-    report = noise_gains(NOISE_LEVELS, ranks, contract.bootstrap_resamples,
-                         contract.bootstrap_alpha, seed)
+    report = {**noise_gains(NOISE_LEVELS, ranks, contract.bootstrap_resamples, contract.bootstrap_alpha, seed),
+              **measured.sample.evidence()}
     gate.check("largest lower bootstrap bound of the recall@1 gained by adding image noise",
                report["largest_gain_lower_bound"], gate.threshold("<=", 0.0), evidence=report)

@@ -11,16 +11,18 @@ def test_stress_retrieval(gate, mmgate_context, subject, measured, seed):
     if not usable:
         gate.not_applicable(f"no operator within the stress budgets applies to the canary: {refused}")
 
-    def embed(paired_set, key):
-        return mmgate_context.embed(subject, paired_set, key, seed)
+    sample = measured.sample
+    embed = sample.embedder(lambda paired_set, key: mmgate_context.embed(subject, paired_set, key, seed),
+                            subject.canary)
 
     def measure(chain):
-        return recall_drop(measured.ranks, perturbed_ranks(chain, subject.canary, embed))
+        return recall_drop(measured.sample_ranks, perturbed_ranks(chain, sample.canary, embed))
 
     outcome = stress_search(perturbations(subject, contract), measure, contract.max_stress_drop,
                             mmgate_context.spec.settings.stress)
     evidence = {**outcome.to_json(), "budgets": dict(contract.stress_budgets),
-                "operators_used": sorted(usable), "not_applicable": refused}
+                "operators_used": sorted(usable), "not_applicable": refused,
+                **sample.evidence()}
     found = outcome.counterexample
     if found is not None and "error" in found:
         gate.fail(f"the encoder failed on a perturbation within budget: {found['error']} "

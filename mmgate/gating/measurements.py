@@ -16,8 +16,10 @@ from mmgate import panel
 from mmgate.errors import InputError
 from mmgate.gating.contract import Contract
 from mmgate.gating.snapshot import snapshot
-from mmgate.panel.hubness import distinct_hubness
-from mmgate.panel.partner_auc import partner_auc_per_query
+from mmgate.panel.hubness import distinct_hubness, occurrence_counts, occurrence_summary
+from mmgate.panel.partner_auc import partner_auc_from_ranks, partner_auc_per_query
+from mmgate.panel.validate import block_rows, neighbour_count, unit_pair
+from mmgate.perturb.sample import CanarySample, canary_sample
 from mmgate.subjects.embedding import Embeddings
 from mmgate.subjects.paired import PairedSet
 
@@ -41,6 +43,7 @@ class Measurements:
         self.contract = contract
         self.seed = seed
         self.device = device
+        self._geometry: dict[str, dict[str, Any]] = {}
 
     def _z(self, modality: str) -> np.ndarray:
         return self.embeddings.z_img if modality == "image" else self.embeddings.z_txt
@@ -53,6 +56,22 @@ class Measurements:
                                      device=self.device)
 
     @cached_property
+    def sample(self) -> CanarySample:
+        """The seeded subsample the perturbation gates use (the canary itself up to ``SAMPLE_CAP``)."""
+        return canary_sample(self.canary, self.seed)
+
+    @property
+    def sample_embeddings(self) -> Embeddings:
+        """The clean embeddings of ``sample``'s rows."""
+        return self.sample.clean_embeddings(self.embeddings)
+
+    @property
+    def sample_ranks(self) -> panel.RetrievalRanks:
+        """The clean baseline of the perturbation gates: ``ranks`` up to the cap, else the ranks of
+        the subsample's clean rows (never the full canary's when the perturbed set is the sample)."""
+        return self.sample.clean_ranks(self.embeddings) if self.sample.sampled else self.ranks
+
+    @cached_property
     def duplicates(self) -> dict[str, int]:
         """Rows repeating an earlier row's embedding, per modality: without groups a repeated caption
         ties with the true match and counts against it, so the evidence says so."""
@@ -61,6 +80,10 @@ class Measurements:
 
     @cached_property
     def _partner_aucs(self) -> dict[str, np.ndarray]:
+        """Per-query pair AUCs; without groups read off the ranks pass (the same numbers, see
+        ``partner_auc_from_ranks``) instead of two more N x N passes."""
+        if self.canary.groups is None and self.device is None:
+            return partner_auc_from_ranks(self.ranks, self.embeddings.z_img, self.embeddings.z_txt)
         return partner_auc_per_query(self.embeddings.z_img, self.embeddings.z_txt, groups=self.canary.groups)
 
     def _direction_ranks(self, direction: str) -> np.ndarray:
@@ -170,28 +193,46 @@ class Measurements:
 
     def geometry(self, modality: str) -> dict[str, Any]:
         """Collapse geometry of one modality: mean cosine, coordinate variance, ranks, and the share
-        of the centred covariance energy in the top direction."""
-        z = self._z(modality)
-        return {
-            "modality": modality,
-            "mean_cosine": panel.mean_cosine(z),
-            "variance": panel.coordinate_variance(z),
-            "effective_rank": panel.effective_rank(z),
-            "rankme": panel.rankme(z),
-            "rankme_share": panel.rankme(z) / z.shape[1],
-            "direction_energy": panel.top_eigen_share(z, k=1),
-            "dimension": int(z.shape[1]),
-            "n_rows": int(z.shape[0]),
-        }
+        of the centred covariance energy in the top direction (computed once per modality: five
+        gates read it)."""
+        if modality not in self._geometry:
+            z = self._z(modality)
+            rankme = panel.rankme(z)
+            self._geometry[modality] = {
+                "modality": modality,
+                "mean_cosine": panel.mean_cosine(z),
+                "variance": panel.coordinate_variance(z),
+                "effective_rank": panel.effective_rank(z),
+                "rankme": rankme,
+                "rankme_share": rankme / z.shape[1],
+                "direction_energy": panel.top_eigen_share(z, k=1),
+                "dimension": int(z.shape[1]),
+                "n_rows": int(z.shape[0]),
+            }
+        return dict(self._geometry[modality])
+
+    @cached_property
+    def _occurrences(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Top-1 and k-occurrence counts of every row per direction (``i2t``: texts as targets), from
+        one blocked pass each; shared by the hubness gate and the plot snapshot."""
+        ui, ut = unit_pair(self.embeddings.z_img, self.embeddings.z_txt)
+        k = neighbour_count(self.hubness_k, ui.shape[0])
+        block = block_rows(None, ui.shape[0], ui.dtype.itemsize, ui.shape[1])
+        return {"i2t": occurrence_counts(ui, ut, k, block), "t2i": occurrence_counts(ut, ui, k, block)}
 
     @cached_property
     def _hubness(self) -> dict[str, Any]:
-        """Hubness of the canary's items, over its distinct items when it repeats some."""
+        """Hubness of the canary's items, over its distinct items when it repeats some (otherwise
+        ``panel.hubness``'s numbers, from the shared occurrence counts)."""
         if any(self.duplicates.values()):
             groups = self.canary.groups
             return distinct_hubness(self.embeddings.z_img, self.embeddings.z_txt, k=self.hubness_k,
                                     classes=None if groups is None else len(np.unique(groups)))
-        return panel.hubness(self.embeddings.z_img, self.embeddings.z_txt, k=self.hubness_k)
+        k = neighbour_count(self.hubness_k, len(self.embeddings.z_img))
+        out: dict[str, Any] = {"k": float(k)}
+        for direction, counts in self._occurrences.items():
+            out.update({f"{direction}_{name}": value for name, value in occurrence_summary(*counts, k).items()})
+        return out
 
     @property
     def hubness_k(self) -> int:
@@ -284,7 +325,7 @@ class Measurements:
         """Plot data for this seed (PCA, spectra, a similarity block, retrieval, k-occurrence)."""
         return snapshot(self.embeddings.z_img, self.embeddings.z_txt, self.canary.factors, self.ranks,
                         seed=self.seed, points=SNAPSHOT_POINTS, subset=SIMILARITY_SUBSET,
-                        k=self.hubness_k)
+                        k=self.hubness_k, occurrences=self._occurrences)
 
 
 def _top_confusions(classes: np.ndarray, labels: np.ndarray, predicted: np.ndarray,

@@ -3,7 +3,8 @@ similarity matrix, recall bars and k-occurrence counts, small enough to travel a
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -17,15 +18,18 @@ PREFERRED_FACTOR = "shape"
 
 def snapshot(z_img: np.ndarray, z_txt: np.ndarray, factors: Mapping[str, np.ndarray],
              ranks: RetrievalRanks, *, seed: int, points: int = 512, subset: int = 32,
-             k: int = 10) -> dict[str, Any]:
-    """JSON-ready snapshot consumed by :func:`mmgate.audit.plots.render_snapshot_plots`."""
+             k: int = 10, occurrences: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None) -> dict[str, Any]:
+    """JSON-ready snapshot consumed by :func:`mmgate.audit.plots.render_snapshot_plots`. The
+    k-occurrence counts come from ``occurrences`` (``i2t``/``t2i`` -> ``occurrence_counts`` output of
+    these embeddings at this ``k``, e.g. the hubness gate's) or from two blocked passes."""
     ui, ut = unit_pair(z_img, z_txt)
     n = ui.shape[0]
     shown = min(points, n)
     factor = PREFERRED_FACTOR if PREFERRED_FACTOR in factors else (sorted(factors) or [""])[0]
     m = min(subset, n)
-    top1_txt, k_occ_txt = occurrence_counts(ui, ut, k, n)
-    top1_img, k_occ_img = occurrence_counts(ut, ui, k, n)
+    if occurrences is None:
+        occurrences = {"i2t": occurrence_counts(ui, ut, k, n), "t2i": occurrence_counts(ut, ui, k, n)}
+    k_occ_txt, k_occ_img = occurrences["i2t"][1], occurrences["t2i"][1]
     ks = [cut for cut in (1, 5, 10) if cut <= n]
     return {
         "seed": seed,

@@ -30,9 +30,10 @@ def _resample_means(columns: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
     out = []
     for idx in _resamples(n, n_boot, seed):
         size = idx.shape[0]
-        flat = (np.arange(size)[:, None] * n + idx).ravel()
-        counts = np.bincount(flat, minlength=size * n).reshape(size, n).astype(np.float64)
-        out.append(counts @ columns / n)
+        idx += np.arange(0, size * n, n)[:, None]  # in place: resample r counts in cells r * n + i
+        counts = np.bincount(idx.ravel(), minlength=size * n)
+        del idx  # at most two chunk-sized arrays live at once: the counts and their float64 copy
+        out.append(counts.reshape(size, n).astype(np.float64) @ columns / n)
     return np.concatenate(out, axis=0)
 
 

@@ -9,10 +9,13 @@ label-permutation null; gate on ``excess``, not on ``value``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from mmgate.errors import InputError
 from mmgate.panel.spectra import principal_scores
@@ -27,6 +30,10 @@ from mmgate.panel.validate import (
 _NULL_STREAM = 41
 _CODES_PER_CHUNK = 1 << 22
 _CROSS_BLOCK_BYTES = 32 << 20
+_MAX_THREADS = 8
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
 @dataclass(frozen=True)
@@ -78,7 +85,7 @@ def _mi_from_counts(joint: np.ndarray) -> np.ndarray:
 
 def _normalised_mi(binned: np.ndarray, codes: np.ndarray, bins: int, n_values: int, entropy: float) -> np.ndarray:
     """Mean over dims of MI / H(labels), for each row of ``codes`` (shape (P, N)): one bincount."""
-    n_perm, n = codes.shape
+    n_perm = codes.shape[0]
     dims = binned.shape[1]
     cell = binned.T[None, :, :] * n_values + codes[:, None, :]
     offsets = (np.arange(n_perm)[:, None, None] * dims + np.arange(dims)[None, :, None]) * (bins * n_values)
@@ -170,6 +177,24 @@ def _mean_top_singular(cross: np.ndarray, topk: int) -> float:
     return float(np.sqrt(np.where(lam > floor, lam, 0.0)).sum() / topk)
 
 
+def _blas_threads() -> int:
+    """Threads the BLAS may use right now: 1 under a one-thread limit (an xdist worker's), else its pool."""
+    counts = [int(info.get("num_threads", 1)) for info in threadpool_info() if info.get("user_api") == "blas"]
+    return max(1, min(_MAX_THREADS, max(counts, default=1)))
+
+
+def _mapped(fn: Callable[[_T], _R], items: Sequence[_T], threads: int) -> list[_R]:
+    """``[fn(item) for item in items]``, on ``threads`` threads of one BLAS thread each when more than one:
+    the same budget of cores the BLAS would use, spent on whole LAPACK calls (a small eigensolve barely
+    gains from a second BLAS thread) instead of inside each. Results and the first exception come in
+    item order, and each item's arithmetic is the same on any thread, so the values do not change."""
+    threads = min(threads, len(items))
+    if threads <= 1:
+        return [fn(item) for item in items]
+    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(max_workers=threads) as pool:
+        return list(pool.map(fn, items))
+
+
 def _cca_values(zi: np.ndarray, zt: np.ndarray, orders: Iterable[object], topk: object,
                 ridge: object) -> np.ndarray:
     """Mean top-k canonical correlation of the validated pair for each row order of ``zt``."""
@@ -179,9 +204,15 @@ def _cca_values(zi: np.ndarray, zt: np.ndarray, orders: Iterable[object], topk: 
                          f"min(d_img, d_txt)={min(zi.shape[1], zt.shape[1])}")
     ridge = positive_real(ridge, "ridge")
     n = zi.shape[0]
-    a, b = _whitened_unit(zi, "z_img", ridge), _whitened_unit(zt, "z_txt", ridge)
-    return np.array([_mean_top_singular(_cross(a, b, _row_order(order, n, i)), topk)
-                     for i, order in enumerate(orders)], dtype=np.float64)
+    threads = _blas_threads()
+    # Gram-side whitening (N < d) is one N x N eigensolve per modality: the two run side by side;
+    # otherwise one after the other, so only one float64 copy of the rows exists at a time.
+    sides = ((zi, "z_img"), (zt, "z_txt"))
+    a, b = _mapped(lambda side: _whitened_unit(side[0], side[1], ridge), sides,
+                   threads if n < max(zi.shape[1], zt.shape[1]) else 1)
+    checked = [(i, order) for i, order in enumerate(orders)]
+    return np.array(_mapped(lambda item: _mean_top_singular(_cross(a, b, _row_order(item[1], n, item[0])), topk),
+                            checked, threads), dtype=np.float64)
 
 
 def cca_proxy(z_img: object, z_txt: object, topk: int = 10, ridge: float = 1e-3) -> float:
@@ -198,6 +229,7 @@ def cca_proxies(z_img: object, z_txt: object, orders: Iterable[object], topk: in
     """``cca_proxy(z_img, z_txt[order])`` for each row order (a permutation of 0..N-1), for a
     permutation null: re-pairing the rows changes only the cross-covariance, so each modality is
     whitened once (r = min(N, d) columns) and each order costs one blocked O(N r^2) product and one
-    r x r eigensolve; memory O(N d + d^2). Orders are consumed one at a time (a generator is fine)."""
+    r x r eigensolve, the orders spread over as many threads as the BLAS may use (each on one BLAS
+    thread); memory O(N d + threads x d^2). Orders may come from a generator."""
     zi, zt = embedding_pair(z_img, z_txt, same_dim=False)
     return _cca_values(zi, zt, orders, topk, ridge)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from mmgate.errors import ConfigError
+from mmgate.panel.blocks import capped_rows
 from mmgate.panel.validate import config_int, embedding_pair, unit_pair
 
 FIT_STREAM = 72
@@ -21,12 +22,23 @@ _GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 _ITERATIONS = 60
 
 
-def _row_loss(scores: np.ndarray, beta: float) -> float:
-    """Mean InfoNCE loss of the rows of ``scores`` (positives on the diagonal) at inverse temperature beta."""
+def _row_losses(scores: np.ndarray, beta: float, start: int) -> np.ndarray:
+    """InfoNCE loss of each row of ``scores`` (rows ``start + i`` of a square matrix, so the positive
+    of row i is column start + i) at inverse temperature beta."""
     logits = beta * scores
     top = logits.max(axis=1, keepdims=True)
     lse = np.log(np.exp(logits - top).sum(axis=1)) + top[:, 0]
-    return float(np.mean(lse - np.diag(logits)))
+    return lse - logits[np.arange(scores.shape[0]), start + np.arange(scores.shape[0])]
+
+
+def _row_loss(scores: np.ndarray, beta: float) -> float:
+    """Mean InfoNCE loss of the rows of ``scores`` (positives on the diagonal) at inverse temperature
+    beta, over blocks of rows whose temporaries fit the panel's block budget (O(budget) working
+    memory beside ``scores``); each row is reduced as in one pass over the whole matrix (measured:
+    the same fitted temperatures, bit for bit, at the default budget)."""
+    rows = capped_rows(scores.shape[0], scores.shape[1], 4 * scores.itemsize)
+    return float(np.mean(np.concatenate([_row_losses(scores[start:start + rows], beta, start)
+                                         for start in range(0, scores.shape[0], rows)])))
 
 
 def symmetric_infonce(scores: np.ndarray, temperature: float) -> float:

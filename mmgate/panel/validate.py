@@ -8,6 +8,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from mmgate.errors import ConfigError, InputError
+from mmgate.panel.blocks import floor_rows
 
 _REAL_KINDS = frozenset("fiu")
 
@@ -126,10 +127,11 @@ def cutoffs(ks: int | Iterable[int], n: int) -> tuple[int, ...]:
 def block_rows(block_size: int | None, n: int, itemsize: int, dim: int) -> int:
     """Rows per block of an (rows, n) score matrix from a length-``dim`` product: ``block_size``, or
     a block of 64 KB x dim scores clipped to [4, 32] MB: a cheap product (small d) keeps its block in
-    cache for the passes that follow, a costly one (large d) amortises the per-block overhead."""
+    cache for the passes that follow, a costly one (large d) amortises the per-block overhead; never
+    fewer than ``blocks.floor_rows`` rows (a thinner product re-reads all candidates per block)."""
     if block_size is None:
         target = min(32 << 20, max(4 << 20, (64 << 10) * dim))
-        return int(min(n, max(1, target // (itemsize * n))))
+        return int(min(n, max(floor_rows(n, itemsize), target // (itemsize * n))))
     return min(n, config_int(block_size, "block_size", 1))
 
 

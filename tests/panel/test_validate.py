@@ -96,3 +96,11 @@ def test_probability_must_lie_strictly_between_zero_and_one(bad):
 def test_positive_real_rejects_non_positive_and_non_finite(bad):
     with pytest.raises(ConfigError, match="ridge must be a finite number > 0"):
         positive_real(bad, "ridge")
+
+
+def test_large_canaries_keep_a_row_floor_so_products_stay_efficient_but_bounded():
+    from mmgate.panel.blocks import FLOOR_BYTES, MIN_PRODUCT_ROWS, capped_rows
+    assert block_rows(None, 100_000, 8, 256) == MIN_PRODUCT_ROWS
+    assert capped_rows(MIN_PRODUCT_ROWS, 100_000, 16) == MIN_PRODUCT_ROWS
+    assert capped_rows(10, 100_000, 16) == 10
+    assert capped_rows(10**6, 10**6, 16) * 10**6 * 16 <= FLOOR_BYTES
