@@ -10,30 +10,34 @@ from mmgate.plugin.settings import CLI_FLAGS
 
 # setting key -> argparse keyword arguments; the flag itself is the settings' CLI_FLAGS[key].
 _OPTIONS: dict[str, dict[str, Any]] = {
-    "subject": dict(metavar="MODULE:CALLABLE", default=None,
-                    help="zero-argument factory returning an mmgate.Subject "
-                         "(default: the built-in reference aligner)"),
-    "builtin": dict(metavar="NAME", default=None,
-                    help="condition of the built-in subject (default: healthy; "
-                         "python -m mmgate calibrate runs the others)"),
-    "out": dict(metavar="DIR", default=None,
-                    help="directory receiving the bundles (default: mmgate-out)"),
-    "contract": dict(metavar="FILE", default=None,
-                    help="TOML or JSON file overriding contract thresholds"),
-    "seeds": dict(metavar="N", type=int, default=None,
-                    help="seeds each gate is evaluated over (default: 4)"),
-    "batch_size": dict(metavar="N", type=int, default=None,
-                    help="rows per encoder call (default: 256)"),
-    "stress": dict(metavar="N", type=int, default=None,
-                    help="Hypothesis examples per stress property (default: 10)"),
-    "record_baseline": dict(metavar="PATH", default=None,
-                    help="write this run's drift baseline to PATH if it is APPROVEd"),
-    "baseline": dict(metavar="PATH", default=None,
-                    help="compare this run against the drift baseline at PATH"),
-    "zip": dict(action="store_true", default=None,
-                    help="also write the bundle as <out>/<run id>.zip (default: directory only)"),
-    "device": dict(metavar="DEVICE", default=None,
-                    help="compute the retrieval ranks with torch on DEVICE, e.g. cuda (default: numpy)"),
+    "subject": {"metavar": "MODULE:CALLABLE", "default": None,
+        "help": "zero-argument factory returning an mmgate.Subject "
+                 "(default: the built-in reference aligner)"},
+    "builtin": {"metavar": "NAME", "default": None,
+        "help": "condition of the built-in subject (default: healthy; "
+                 "python -m mmgate calibrate runs the others)"},
+    "out": {"metavar": "DIR", "default": None,
+        "help": "directory receiving the bundles (default: mmgate-out)"},
+    "contract": {"metavar": "FILE", "default": None,
+        "help": "TOML or JSON file overriding contract thresholds"},
+    "seeds": {"metavar": "N", "type": int, "default": None,
+        "help": "seeds each gate is evaluated over (default: 4)"},
+    "batch_size": {"metavar": "N", "type": int, "default": None,
+        "help": "rows per encoder call (default: 256)"},
+    "stress": {"metavar": "N", "type": int, "default": None,
+        "help": "Hypothesis examples per stress property (default: 10)"},
+    "record_baseline": {"metavar": "PATH", "default": None,
+        "help": "write this run's drift baseline to PATH if it is APPROVEd"},
+    "baseline": {"metavar": "PATH", "default": None,
+        "help": "compare this run against the drift baseline at PATH"},
+    "zip": {"action": "store_true", "default": None,
+        "help": "also write the bundle as <out>/<run id>.zip (default: directory only)"},
+    "device": {"metavar": "DEVICE", "default": None,
+        "help": "compute the retrieval ranks with torch on DEVICE, e.g. cuda (default: numpy)"},
+    "intervene": {"action": "store_true", "default": None,
+        "help": "after the decision, apply the interventions that need no training (temperature "
+                 "recalibration, input renormalisation, pairing sanitation) to a copy of the subject, "
+                 "re-measure their gates and put the decision records in the bundle"},
 }
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from mmgate.audit.bundle import Bundle, BundleWriter
 from mmgate.audit.environment import environment_fingerprint, git_commit
@@ -34,6 +35,7 @@ class RunRecord:
     baselines: Mapping[str, Any]
     baseline_report: Mapping[str, Any] | None = None
     setup_errors: Sequence[str] = ()
+    interventions: Any = None  # mmgate.plugin.intervene.Interventions under --mmgate-intervene
 
     @property
     def problems(self) -> list[str]:
@@ -89,10 +91,13 @@ def write_bundle(record: RunRecord, decision: Decision) -> Bundle:
                           for source, text in record.spec.config_texts])
     if record.baseline_report is not None:
         writer.write_report("drift_baseline.json", record.baseline_report)
+    extra = record.interventions
+    for path, report in (extra.reports.items() if extra is not None else ()):
+        writer.write_report(path, report)  # validated against its schema, hashed in the ledger
     for name, png in record.plots.items():
         writer.write_bytes(f"plots/{name}", png)
     writer.write_text("report.html", render_html(facts, results, record.plots))
-    writer.write_text("summary.md", render_summary(facts, results))
+    writer.write_text("summary.md", render_summary(facts, results) + (extra.markdown if extra is not None else ""))
     return writer.finalize(
         _manifest_facts(record),
         assumptions={"environment": "Versions are read from the installed distributions of this process."},
@@ -111,6 +116,7 @@ def _manifest_facts(record: RunRecord) -> dict[str, Any]:
         "finished_utc": record.finished_utc,
         "contract_sha256": contract_sha256(record.spec),
         "contract_profile": record.spec.contract.profile,
+        "seeds_gated": record.spec.seeds,
         "config_sha256": hashlib.sha256(config_json.encode("utf-8")).hexdigest(),
         "subject": dict(record.subject),
         "environment": environment_fingerprint(),

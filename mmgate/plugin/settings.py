@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from mmgate.errors import ConfigError
 from mmgate.records import tomlcompat
@@ -24,6 +25,7 @@ CLI_FLAGS: Mapping[str, str] = MappingProxyType({
     "baseline": "--mmgate-baseline",
     "zip": "--mmgate-zip",
     "device": "--mmgate-device",
+    "intervene": "--mmgate-intervene",
 })
 SETTING_KEYS = tuple(CLI_FLAGS)
 # setting key -> Settings field name.
@@ -39,6 +41,7 @@ _FIELDS: Mapping[str, str] = MappingProxyType({
     "baseline": "baseline",
     "zip": "zip",
     "device": "device",
+    "intervene": "intervene",
 })
 DEFAULT_OUT = "mmgate-out"
 
@@ -98,6 +101,7 @@ _CHECKS: Mapping[str, Callable[[str, Any], Any]] = MappingProxyType({
     "baseline": _optional_path,
     "zip": _flag,
     "device": _optional_name,
+    "intervene": _flag,
 })
 
 
@@ -122,6 +126,7 @@ class Settings:
     baseline: Path | None = None
     zip: bool = False  # also write <out>/<run id>.zip next to the bundle directory
     device: str | None = None  # torch device for the retrieval ranks (None: numpy on the host)
+    intervene: bool = False  # after the decision, propose and apply the training-free interventions
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "subject", _spec("Settings.subject", self.subject))
@@ -137,6 +142,7 @@ class Settings:
             object.__setattr__(self, name, _optional_path(f"Settings.{name}", getattr(self, name)))
         object.__setattr__(self, "zip", _flag("Settings.zip", self.zip))
         object.__setattr__(self, "device", _optional_name("Settings.device", self.device))
+        object.__setattr__(self, "intervene", _flag("Settings.intervene", self.intervene))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (paths as strings), for the run manifest and the config hash."""

@@ -169,3 +169,44 @@ def test_cli_quick_run_writes_valid_records_and_the_intervene_line(tmp_path: Pat
     tuned = [f for f in facts if f["fine_tune"] is not None]
     assert tuned and all(f["destabilised"]["stopped_and_rolled_back"] for f in tuned)
     assert list((tmp_path / "plots").glob("*.png"))
+
+
+def test_confounder_ablation_fine_tunes_the_last_healthy_release_and_its_twin_rolls_back(tiny: tuple) -> None:
+    """The confounder-free fine-tune starts from the healthy release's weights (under the deployed
+    scoring and preprocessing), not from the confounded model, and the destabilised twin starts from the
+    same weights and is rolled back byte-identically."""
+    import dataclasses
+    import tempfile
+
+    from mmgate.lab.interventions import run as run_module
+    from mmgate.lab.interventions.actions import Deployment
+    from mmgate.lab.interventions.policy import Decision
+    from mmgate.world import World, WorldConfig
+
+    world, healthy = tiny
+    small = {"n_train": 512, "n_val": 128, "n_test": 128}
+
+    class Lab:
+        def world(self, config: WorldConfig, seed: int) -> World:  # a stub of timeline.Lab.world
+            return make_world(config.replace(**small), seed)
+
+    confounded_world = make_world(DEFAULT_WORLD.replace(confounder="bucket", **small), 0)
+    confounded = train_reference(confounded_world, training=TINY_TRAINING.replace(steps=150, batch_size=64),
+                                 seed=1).model
+    case = object.__new__(run_module.Case)
+    case.lab, case.seed, case.eval_world = Lab(), 0, DEFAULT_WORLD.replace(confounder="bucket")
+    case.train_world = DEFAULT_WORLD.replace(confounder="bucket")
+    case.canary, case.current = world.test, Lab().world(case.eval_world, 0).val
+    case.deployed, case.baseline = Deployment(confounded), Deployment(healthy)
+    config = DEFAULT_INTERVENTION.replace(fine_tune_steps=5, batch_size=64, monitor_items=128)
+    decision = Decision("act", "test", Action("confounder_ablation", {}, config.fine_tune_steps))
+    with tempfile.TemporaryDirectory() as workdir:
+        out = run_module._act(case, decision, config, workdir)
+    start = out["fine_tune_args"][0]
+    assert out["details"]["fine_tune_start"] == "last_healthy_release"
+    assert start.model.weights_sha256() == dataclasses.replace(
+        confounded, image_tower=healthy.image_tower, text_tower=healthy.text_tower).weights_sha256()
+    assert out["fine_tune"]["start"] is not None and out["fine_tune"]["steps_taken"] <= config.max_steps
+    assert out["details"]["confounded_weights_sha256"] == confounded.weights_sha256()
+    twin = run_module._destabilised(case, out["fine_tune_args"], config)
+    assert twin["stopped_and_rolled_back"] and twin["rollback"]["byte_identical"]

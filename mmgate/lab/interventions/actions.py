@@ -157,19 +157,8 @@ def sanitation_filter(model: ReferenceAligner, images: np.ndarray, tokens: np.nd
     when image and caption are mutual nearest neighbours, or when the pair's similarity is at or above
     ``percentile`` of both its image's row and its caption's column. With ``corrupt`` (the known
     mispaired rows), precision and recall of the dropped set."""
-    zi, _ = l2_normalize(model.embed_images(images).astype(np.float32))
-    zt, _ = l2_normalize(model.embed_texts(tokens).astype(np.float32))
-    sim = zi @ zt.T
-    diag = np.diagonal(sim)
-    n = sim.shape[0]
-    row_pct = (sim < diag[:, None]).sum(axis=1) / (n - 1)
-    col_pct = (sim < diag[None, :]).sum(axis=0) / (n - 1)
-    mnn = (sim.argmax(axis=1) == np.arange(n)) & (sim.argmax(axis=0) == np.arange(n))
-    consistent = (row_pct >= percentile) & (col_pct >= percentile)
-    keep = mnn | consistent
-    out: dict[str, Any] = {"n": int(n), "kept": int(keep.sum()), "dropped": int((~keep).sum()),
-                           "kept_fraction": float(keep.mean()), "mutual_nn": int(mnn.sum()),
-                           "consistent": int(consistent.sum()), "percentile": percentile, "keep": keep}
+    out = sanitation_masks(model.embed_images(images), model.embed_texts(tokens), percentile)
+    keep = out["keep"]
     if corrupt is not None:
         corrupt = np.asarray(corrupt, dtype=bool)
         dropped = ~keep
@@ -179,6 +168,24 @@ def sanitation_filter(model: ReferenceAligner, images: np.ndarray, tokens: np.nd
                    recall=float(hit / corrupt.sum()) if corrupt.any() else 1.0,
                    kept_corrupt_fraction=float((keep & corrupt).sum() / max(keep.sum(), 1)))
     return out
+
+
+def sanitation_masks(z_img: np.ndarray, z_txt: np.ndarray, percentile: float) -> dict[str, Any]:
+    """The two filters on raw pair embeddings (row i of each is pair i): ``keep`` (bool per pair) is
+    mutual nearest neighbour or similarity-consistent at ``percentile``, with the counts."""
+    zi, _ = l2_normalize(np.asarray(z_img).astype(np.float32))
+    zt, _ = l2_normalize(np.asarray(z_txt).astype(np.float32))
+    sim = zi @ zt.T
+    diag = np.diagonal(sim)
+    n = sim.shape[0]
+    row_pct = (sim < diag[:, None]).sum(axis=1) / (n - 1)
+    col_pct = (sim < diag[None, :]).sum(axis=0) / (n - 1)
+    mnn = (sim.argmax(axis=1) == np.arange(n)) & (sim.argmax(axis=0) == np.arange(n))
+    consistent = (row_pct >= percentile) & (col_pct >= percentile)
+    keep = mnn | consistent
+    return {"n": int(n), "kept": int(keep.sum()), "dropped": int((~keep).sum()),
+            "kept_fraction": float(keep.mean()), "mutual_nn": int(mnn.sum()),
+            "consistent": int(consistent.sum()), "percentile": percentile, "keep": keep}
 
 
 def fine_tune(deployed: Deployment, images: np.ndarray, tokens: np.ndarray, monitor: tuple[np.ndarray, np.ndarray],

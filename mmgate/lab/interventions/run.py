@@ -11,6 +11,7 @@ rules must stop and roll back byte-identically.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -148,9 +149,10 @@ def _act(case: Case, decision: Decision, config: InterventionConfig, workdir: st
     clean = case.lab.world(DEFAULT_WORLD, seed)
     monitor = (clean.val.images[:config.monitor_items], clean.val.tokens[:config.monitor_items])
 
-    def tune(images: np.ndarray, tokens: np.ndarray, **kw: Any) -> None:
-        dep, result = actions.fine_tune(case.deployed, images, tokens, monitor, config, workdir, seed=seed, **kw)
-        out.update(deployment=dep, fine_tune=result.record, fine_tune_args=(images, tokens, monitor, kw))
+    def tune(images: np.ndarray, tokens: np.ndarray, start: Deployment | None = None, **kw: Any) -> None:
+        start = case.deployed if start is None else start
+        dep, result = actions.fine_tune(start, images, tokens, monitor, config, workdir, seed=seed, **kw)
+        out.update(deployment=dep, fine_tune=result.record, fine_tune_args=(start, images, tokens, monitor, kw))
 
     if name == "temperature_recalibration":
         dep, details = actions.temperature_recalibration(case.deployed, case.baseline, case.canary.images,
@@ -193,8 +195,28 @@ def _act(case: Case, decision: Decision, config: InterventionConfig, workdir: st
                           "current_top1_with_marker": 0.5 * (before["i2t_top1"] + before["t2i_top1"]),
                           "current_top1_ablated": 0.5 * (after["i2t_top1"] + after["t2i_top1"]),
                           "marker_reliance_before": case.marker_reliance(case.deployed)}
+        # The fine-tune starts from the last healthy release (the baseline's weights under the deployed
+        # scoring and preprocessing), not from the confounded model: a model trained with the shortcut
+        # spent part of its embedding spectrum on the marker, and on marker-free inputs those directions
+        # carry no variance (effective rank 11.4-12.1 against the floor of 12 on the tuning seeds
+        # 100-104, the healthy release about 16); fine-tuning on confounder-free data removes the reliance
+        # within K steps but re-spreads the spectrum only by a few tenths per 120 steps (600-1200 steps
+        # to reach the floor at the fine-tune learning rate), far beyond K.
+        healthy = case.baseline.model
+        start = dataclasses.replace(case.deployed, model=dataclasses.replace(
+            case.deployed.model, image_tower=healthy.image_tower, text_tower=healthy.text_tower))
+        clean_reading = float(min(panel.effective_rank(case.deployed.embed_images(monitor[0])),
+                                  panel.effective_rank(case.deployed.embed_texts(monitor[1]))))
+        out["details"].update(
+            fine_tune_start="last_healthy_release",
+            fine_tune_start_weights_sha256=start.model.weights_sha256(),
+            confounded_weights_sha256=case.deployed.model.weights_sha256(),
+            confounded_effective_rank_marker_free=clean_reading,
+            start_reason=("the confounded model spent embedding directions on the marker: on marker-free inputs its "
+                          "effective rank is below the floor and a K-step fine-tune cannot re-spread it, so the "
+                          "confounder-free fine-tune starts from the last healthy release"))
         free = case.lab.world(case.train_world.replace(confounder="none"), seed)
-        tune(free.train.images, free.train.tokens)
+        tune(free.train.images, free.train.tokens, start=start)
         out["current_world"] = ablated
         reliance = case.marker_reliance(out["deployment"])
         out["mechanism"] = {"name": "marker_reliance", "value": reliance, "op": "<=",
@@ -215,10 +237,10 @@ def _act(case: Case, decision: Decision, config: InterventionConfig, workdir: st
 
 
 def _destabilised(case: Case, args: tuple, config: InterventionConfig) -> dict[str, Any]:
-    images, tokens, monitor, kw = args
+    start, images, tokens, monitor, kw = args
     with tempfile.TemporaryDirectory() as tmp:
         lr = config.lr * config.destabilise_lr_factor
-        _, result = actions.fine_tune(case.deployed, images, tokens, monitor, config, tmp, lr=lr, seed=case.seed, **kw)
+        _, result = actions.fine_tune(start, images, tokens, monitor, config, tmp, lr=lr, seed=case.seed, **kw)
     r = result.record
     ok = bool(r["stopped"] and r["rolled_back"] and r["rollback"]["byte_identical"])
     return {"lr": lr, "stopped": r["stopped"], "stopped_at_step": r["stopped_at_step"], "fired": r["fired"],
