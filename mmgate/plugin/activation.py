@@ -12,7 +12,7 @@ from threadpoolctl import threadpool_limits
 from mmgate.plugin import options
 from mmgate.plugin.context import RunContext
 from mmgate.plugin.preflight import SetupCheck, check_setup
-from mmgate.plugin.progress import TerminalProgress
+from mmgate.plugin.progress import progress_for
 from mmgate.plugin.runspec import read_runspec
 from mmgate.plugin.session import GateSession
 from mmgate.plugin.stash import CONTEXT_KEY
@@ -25,7 +25,7 @@ def activate(config: pytest.Config) -> None:
         sys.path.insert(0, str(config.rootpath))  # so --mmgate-subject finds the project's modules
     spec = read_runspec(options.cli_values(config), config.rootpath)
     controller = not hasattr(config, "workerinput")
-    config.stash[CONTEXT_KEY] = RunContext(spec, TerminalProgress(config) if controller else None)
+    config.stash[CONTEXT_KEY] = RunContext(spec, progress_for(config, controller))
     config.pluginmanager.import_plugin("mmgate.plugin.fixtures")
     _load_hypothesis_profile(config)
     if config.args_source != pytest.Config.ArgsSource.ARGS:

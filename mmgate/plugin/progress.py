@@ -1,11 +1,17 @@
-"""Progress of long embedding passes on the terminal (in the controlling process only: xdist
-workers have no terminal, so a distributed run shows no embedding progress).
+"""Progress of long embedding passes on the terminal, from the controlling process and from xdist
+workers alike.
 
 A line is printed only once a pass has run for ``INTERVAL_S`` seconds, then at most every
 ``INTERVAL_S`` seconds, and once more when a pass that showed progress completes: a short pass
-prints nothing. Each line goes through pytest's terminal reporter as a line of its own (the
-reporter first ends its own partly written progress line), never by rewriting the current line,
-so it cannot overwrite or run into pytest's ``test_x.py ....`` progress."""
+prints nothing. In the controlling process each line goes through pytest's terminal reporter as a
+line of its own (the reporter first ends its own partly written progress line), never by rewriting
+the current line, so it cannot overwrite or run into pytest's ``test_x.py ....`` progress.
+
+An xdist worker has no terminal: it sends each line to the controller on xdist's own report channel,
+as a passed *setup* report of the gate it is running that carries the line in its user properties
+(pytest prints nothing for a passed setup, and junit XML ignores one). The controller's session
+prints it, prefixed with the worker id (``progress_line``), and never counts it as a gate result.
+"""
 
 from __future__ import annotations
 
@@ -16,14 +22,16 @@ from typing import Any
 import pytest
 
 INTERVAL_S = 5.0
+PROGRESS_KEY = "mmgate_progress"
 
 
-class TerminalProgress:
-    """Callable(done_rows, total_rows, modality), called after every batch of a pass."""
+class Throttled:
+    """Callable(done_rows, total_rows, modality), called after every batch of a pass; hands the
+    lines worth showing to ``write``."""
 
-    def __init__(self, config: pytest.Config, interval_s: float = INTERVAL_S,
+    def __init__(self, write: Callable[[str], None], interval_s: float = INTERVAL_S,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self._config = config
+        self._write = write
         self._interval = interval_s
         self._clock = clock
         self._passes: dict[str, dict[str, Any]] = {}
@@ -44,9 +52,13 @@ class TerminalProgress:
             state["last"], state["shown"] = now, True
             self._write(f"mmgate: embedding {modality} rows {done}/{total}")
 
-    def _write(self, line: str) -> None:
-        reporter = self._config.pluginmanager.get_plugin("terminalreporter")
-        capture = self._config.pluginmanager.get_plugin("capturemanager")
+
+def terminal_writer(config: pytest.Config) -> Callable[[str], None]:
+    """Write a line on the controller's terminal, outside pytest's captured output."""
+
+    def write(line: str) -> None:
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        capture = config.pluginmanager.get_plugin("capturemanager")
         if reporter is None:
             return
         if capture is None:
@@ -54,3 +66,45 @@ class TerminalProgress:
             return
         with capture.global_and_fixture_disabled():
             reporter.write_line(line)
+
+    return write
+
+
+class WorkerSender:
+    """In an xdist worker: sends each line to the controller as a passed setup report of the running
+    gate (``pytest_runtest_logstart`` tells which), which xdist forwards as it comes."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self._config = config
+        self._worker = str(config.workerinput.get("workerid", "worker"))
+        self._running: tuple[str, tuple[str, int | None, str]] | None = None
+
+    @pytest.hookimpl
+    def pytest_runtest_logstart(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
+        self._running = (nodeid, location)
+
+    def __call__(self, line: str) -> None:
+        if self._running is None:  # not inside a test: nothing to attach the line to
+            return
+        nodeid, location = self._running
+        report = pytest.TestReport(nodeid=nodeid, location=location, keywords={}, outcome="passed", longrepr=None,
+                                   when="setup", user_properties=[(PROGRESS_KEY, f"[{self._worker}] {line}")])
+        self._config.hook.pytest_runtest_logreport(report=report)
+
+
+def progress_line(report: Any) -> str | None:
+    """The progress line a worker sent in ``report``, or None for an ordinary report."""
+    for key, value in getattr(report, "user_properties", ()) or ():
+        if key == PROGRESS_KEY:
+            return str(value)
+    return None
+
+
+def progress_for(config: pytest.Config, controller: bool) -> Throttled:
+    """The progress callback of this process: the terminal in the controller, the controller's
+    terminal through xdist in a worker."""
+    if controller:
+        return Throttled(terminal_writer(config))
+    sender = WorkerSender(config)
+    config.pluginmanager.register(sender, "mmgate-worker-progress")
+    return Throttled(sender)

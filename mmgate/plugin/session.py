@@ -14,12 +14,13 @@ from typing import Any
 import pytest
 
 from mmgate.audit.bundle import Bundle
-from mmgate.gating.catalogue import expected_gates, gate_key
+from mmgate.gating.catalogue import confounder_axis, expected_gates, gate_key
 from mmgate.gating.decision import EXIT_CODES, Decision, decide
 from mmgate.gating.results import GateResult
-from mmgate.plugin import baselines
+from mmgate.plugin import baselines, intervene
 from mmgate.plugin.intake import attached_plots, attached_profiles, merge, subject_notes
 from mmgate.plugin.preflight import SetupCheck
+from mmgate.plugin.progress import progress_line, terminal_writer
 from mmgate.plugin.recorder import junit_properties
 from mmgate.plugin.release import RunRecord, add_junit_suite_properties, write_bundle
 from mmgate.plugin.runspec import RunSpec
@@ -51,7 +52,8 @@ class GateSession:
         self.setup = setup or SetupCheck(spec.problems)
         self.run_id = new_run_id()
         self.started_utc = utc_now()
-        self.expected = expected_gates(spec.settings.seeds)
+        declared = self.setup.subject.canary.confounders if self.setup.subject is not None else None
+        self.expected = expected_gates(spec.seeds, confounder_axis(declared))
         self.observed: dict[str, GateResult] = {}
         self.subjects: dict[int, dict[str, Any]] = {}
         self.plots: dict[str, bytes] = {}
@@ -60,7 +62,9 @@ class GateSession:
         self.decision: Decision | None = None
         self.bundle: Bundle | None = None
         self.bundle_error: str | None = None
+        self.interventions: intervene.Interventions | None = None
         self._section_written = False
+        self._progress_writer = terminal_writer(config)
         if self.setup.errors and self.setup.subject is not None:
             try:  # a subject that was built but cannot be gated is still named in the bundle
                 self.subjects[0] = {"seed": 0, "name": self.setup.subject.name,
@@ -96,6 +100,10 @@ class GateSession:
 
     @pytest.hookimpl(tryfirst=True)  # before --junitxml reads the report's properties
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        line = progress_line(report)
+        if line is not None:  # a worker's embedding progress, not a gate result
+            self._progress_writer(line)
+            return
         key = gate_key(report.nodeid)
         if key not in self.expected:
             return
@@ -121,11 +129,12 @@ class GateSession:
         finished = utc_now()
         recording = baselines.record(self.spec, self.decision, self.profiles, self.run_id, finished)
         self.baseline_line = recording.line
+        self.interventions = intervene.run(self.config, self.spec, self.setup, self.decision, self.run_id)
         record = RunRecord(self.run_id, self.started_utc, finished, self.spec,
                            subject_summary(self.spec, self.subjects), self.config.rootpath,
                            dict(sorted(self.plots.items())),
                            {"compared": baselines.compared(self.spec), "recorded": recording.written},
-                           recording.report, self.setup.errors)
+                           recording.report, self.setup.errors, self.interventions)
         try:
             self.bundle = write_bundle(record, self.decision)
         except Exception as exc:  # the decision must still be reported, and never as APPROVE
@@ -170,10 +179,14 @@ class GateSession:
         else:
             for line in gate_table(self.decision):
                 terminalreporter.write_line(line)
+            if self.spec.seeds_note is not None:
+                terminalreporter.write_line(f"mmgate: {self.spec.seeds_note}")
         if self.setup.interrupted:
             terminalreporter.write_line("mmgate: interrupted during the setup check; no gate ran")
         if self.bundle_error is not None:
             terminalreporter.write_line(f"mmgate: bundle could not be written: {self.bundle_error}")
+        for line in self.interventions.lines if self.interventions is not None else ():
+            terminalreporter.write_line(line)
         if self.baseline_line is not None:
             terminalreporter.write_line(f"mmgate: {self.baseline_line}")
 

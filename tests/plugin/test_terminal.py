@@ -78,11 +78,11 @@ class _Reporter:
         self.lines.append(line)
 
 
-def _progress(clock: list[float]) -> tuple[progress.TerminalProgress, _Reporter]:
+def _progress(clock: list[float]) -> tuple[progress.Throttled, _Reporter]:
     reporter = _Reporter()
     plugins = {"terminalreporter": reporter, "capturemanager": None}
     config = SimpleNamespace(pluginmanager=SimpleNamespace(get_plugin=plugins.get))
-    return progress.TerminalProgress(config, interval_s=5.0, clock=lambda: clock[0]), reporter
+    return progress.Throttled(progress.terminal_writer(config), interval_s=5.0, clock=lambda: clock[0]), reporter
 
 
 def test_a_short_pass_prints_no_progress_however_many_rows_it_has() -> None:
@@ -137,3 +137,38 @@ def test_on_reject_the_decision_line_comes_after_the_short_summary_and_the_count
     stats = next(line for line in stdout if STATS_LINE.match(line))
     skipped = int(re.search(r"(\d+) skipped", stats).group(1))
     assert "pytest counts not_applicable as skipped" in footer and not_applicable == skipped
+
+
+SLOW_SUBJECT = '''
+import time
+
+import numpy as np
+from mmgate import PairedSet, Subject
+
+
+class Slow:
+    def embed_images(self, batch):
+        time.sleep(0.45)
+        return np.eye(64)[np.asarray(batch)]
+
+    def embed_texts(self, batch):
+        time.sleep(0.45)
+        return np.eye(64)[[int(t.split()[1]) for t in batch]]
+
+
+def make():
+    return Subject(name="slow", encoder=Slow(), canary=PairedSet(np.arange(64), [f"item {i}" for i in range(64)]))
+'''
+
+
+def test_a_worker_s_slow_pass_is_shown_by_the_controller_with_the_worker_id(pytester) -> None:
+    pytester.makepyfile(slow_subject=SLOW_SUBJECT)
+    run = run_gates(pytester, "--mmgate-subject", "slow_subject:make", "--mmgate-batch-size", "4", "-n", "2",
+                    "-k", "numerical_health", "--junitxml", "junit.xml")
+    assert run.decision == "INCOMPLETE", run.output  # the other gates were deselected
+    shown = [line for line in run.result.stdout.lines if "mmgate: embedding" in line]
+    assert shown and all(line.startswith("[gw") for line in shown), run.output
+    assert any(line.endswith("rows 64/64 done") for line in shown), shown
+    counts = run.report("release_decision.json")["facts_provided"]["counts"]
+    assert counts["passed"] == 2 and counts["error"] == counts["failed"] == 0  # progress is not a gate result
+    assert (pytester.path / "junit.xml").read_text("utf-8").count("<testcase ") == 2
