@@ -42,3 +42,11 @@ def test_wheel_in_a_fresh_venv_approves_the_embedded_default(tmp_path):
     assert bundle.parent == project / "mmgate-out"
     verified = run([python, "-m", "mmgate", "verify", bundle], project)
     assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_every_package_of_the_source_tree_is_listed_for_the_wheel():
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["tool"]["setuptools"]["packages"])
+    found = {".".join(init.parent.relative_to(ROOT).parts) for init in (ROOT / "mmgate").rglob("__init__.py")}
+    assert found - listed == set()
