@@ -31,11 +31,10 @@ from mmgate.errors import ConfigError, InputError
 from mmgate.gating.contract import Contract
 from mmgate.gating.results import Threshold
 from mmgate.lab.margins import (
-    CURVE_SERIES,
     DIRECTIONS,
     MODALITIES,
     TEMPERATURE_NOTE,
-    bisect_margin,
+    margin_curve,
 )
 from mmgate.lab.robustness import degradation_slope
 from mmgate.panel.hubness import occurrence_summary
@@ -248,31 +247,22 @@ def robustness_margin(knob: str, canary: PairedSet, embed: Embed, contract: Cont
     spec = user_knob(knob)
     limits = acceptance_limits(contract)
     evaluate = _Evaluator(spec, canary, embed, limits, seed)
-    margin, bounded = bisect_margin(lambda x: evaluate(x)["passes"], spec.grid, spec.tolerance)
-    curve = [evaluate(x) for x in spec.grid]
-    first_failure = next((p["intensity"] for p in curve if not p["passes"]), None)
+    measured = margin_curve(evaluate, evaluate.points, spec.grid, spec.tolerance)
     evidence: dict[str, Any] = {
         "knob": spec.name,
         "description": spec.description,
         "unit": spec.unit,
         "range": [0.0, spec.top],
         "tolerance": spec.tolerance,
-        "margin": margin,
-        "bounded": bounded,
+        "margin": measured["margin"],
+        "bounded": measured["bounded"],
         "measured_at": "evaluation time: the canary perturbed and re-embedded, the model unchanged",
         "operator": None if spec.operator is None else spec.operator(spec.top, seed).to_json(),
         "basis": "point estimates of the acceptance gates (no bootstrap), both directions; bisection "
                  "assumes acceptance is monotone in the intensity",
         "acceptance_gates": {gate: {"op": t.op, "value": t.value} for gate, t in limits.items()},
-        "curve": curve,
-        "slopes": {name: sign * degradation_slope(spec.grid, [get(p) for p in curve])
-                   for name, (get, sign) in CURVE_SERIES.items()},
-        "slope_sign": "least-squares change per unit of intensity, signed so that positive means the "
-                      "metric moves toward failure",
-        "evaluations": [{"intensity": p["intensity"], "passes": p["passes"], "failed": p["failed"]}
-                        for p in evaluate.points.values()],
-        "non_monotone_grid_points": [p["intensity"] for p in curve if first_failure is not None
-                                     and p["passes"] and p["intensity"] > first_failure],
+        **{key: measured[key] for key in ("curve", "slopes", "slope_sign", "evaluations",
+                                          "non_monotone_grid_points")},
     }
     if spec.scores_only:
         evidence["invariance"] = (f"{TemperatureScale.NAME}: {TEMPERATURE_NOTE}; here the unperturbed "

@@ -274,36 +274,50 @@ def bisect_margin(passes: Callable[[float], bool], grid: tuple[float, ...],
     return low, True
 
 
+def margin_curve(evaluate: Callable[[float], dict[str, Any]], points: Mapping[float, Mapping[str, Any]],
+                 grid: tuple[float, ...], tolerance: float) -> dict[str, Any]:
+    """The margin of a knob (bisected on ``evaluate(x)["passes"]`` to ``tolerance``), its curve over
+    ``grid``, the slopes and every evaluation (``points``: what ``evaluate`` measured, by intensity):
+    the evidence keys shared by the built-in and the evaluation-time margins."""
+    margin, bounded = bisect_margin(lambda x: evaluate(x)["passes"], grid, tolerance)
+    curve = [evaluate(x) for x in grid]
+    first_failure = next((p["intensity"] for p in curve if not p["passes"]), None)
+    return {
+        "margin": margin,
+        "bounded": bounded,
+        "curve": curve,
+        "slopes": {name: sign * degradation_slope(grid, [get(p) for p in curve])
+                   for name, (get, sign) in CURVE_SERIES.items()},
+        "slope_sign": "least-squares change per unit of intensity, signed so that positive "
+                      "means the metric moves toward failure",
+        "evaluations": [{"intensity": p["intensity"], "passes": p["passes"], "failed": p["failed"]}
+                        for p in points.values()],
+        "non_monotone_grid_points": [p["intensity"] for p in curve
+                                     if first_failure is not None and p["passes"]
+                                     and p["intensity"] > first_failure],
+    }
+
+
 def robustness_margin(trainer: ReferenceTrainer, condition: Condition, seed: int, knob: str,
                       contract: Contract) -> dict[str, Any]:
     """The knob's degradation curve, slopes and margin for the condition's model at ``seed``:
     JSON-ready evidence (curve, slopes, margin, bounded, tolerance, evaluations)."""
     spec = knob_named(knob)
     evaluate = _Evaluator(trainer, condition, seed, spec, contract)
-    margin, bounded = bisect_margin(lambda x: evaluate(x)["passes"], spec.grid, spec.tolerance)
-    curve = [evaluate(x) for x in spec.grid]
-    first_failure = next((p["intensity"] for p in curve if not p["passes"]), None)
+    measured = margin_curve(evaluate, evaluate.points, spec.grid, spec.tolerance)
     evidence: dict[str, Any] = {
         "knob": spec.name,
         "description": spec.description,
         "unit": spec.unit,
         "range": [0.0, spec.top],
         "tolerance": spec.tolerance,
-        "margin": margin,
-        "bounded": bounded,
+        "margin": measured["margin"],
+        "bounded": measured["bounded"],
         "basis": "point estimates of the acceptance gates (no bootstrap), every direction and "
                  "modality; bisection assumes acceptance is monotone in the intensity",
         "acceptance_gates": list(ACCEPTANCE_GATES),
-        "curve": curve,
-        "slopes": {name: sign * degradation_slope(spec.grid, [get(p) for p in curve])
-                   for name, (get, sign) in CURVE_SERIES.items()},
-        "slope_sign": "least-squares change per unit of intensity, signed so that positive "
-                      "means the metric moves toward failure",
-        "evaluations": [{"intensity": p["intensity"], "passes": p["passes"], "failed": p["failed"]}
-                        for p in evaluate.points.values()],
-        "non_monotone_grid_points": [p["intensity"] for p in curve
-                                     if first_failure is not None and p["passes"]
-                                     and p["intensity"] > first_failure],
+        **{key: measured[key] for key in ("curve", "slopes", "slope_sign", "evaluations",
+                                          "non_monotone_grid_points")},
     }
     if spec.scores_scaled:
         evidence["invariance"] = TEMPERATURE_NOTE
