@@ -31,6 +31,7 @@ _NULL_STREAM = 41
 _CODES_PER_CHUNK = 1 << 22
 _CROSS_BLOCK_BYTES = 32 << 20
 _MAX_THREADS = 8
+_ORDERS_PER_TASK = 2
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
@@ -167,14 +168,19 @@ def _cross(a: np.ndarray, b: np.ndarray, order: np.ndarray) -> np.ndarray:
     return out / a.shape[0]
 
 
-def _mean_top_singular(cross: np.ndarray, topk: int) -> float:
-    """Mean of the ``topk`` largest singular values of ``cross`` (zero past its rank), as square roots of
-    its smaller Gram matrix's eigenvalues (about 3x cheaper than an SVD); eigenvalues at or below the
-    solver's error (size x eps x the largest) count as zero, so rounding cannot add sqrt(eps)."""
-    gram = cross.T @ cross if cross.shape[1] <= cross.shape[0] else cross @ cross.T
-    lam = np.linalg.eigvalsh(gram)[::-1][:topk]
-    floor = max(float(lam[0]), 0.0) * gram.shape[0] * np.finfo(np.float64).eps
-    return float(np.sqrt(np.where(lam > floor, lam, 0.0)).sum() / topk)
+def _smaller_gram(cross: np.ndarray) -> np.ndarray:
+    """The smaller of cross^T cross and cross cross^T: its eigenvalues are the squared singular values."""
+    return cross.T @ cross if cross.shape[1] <= cross.shape[0] else cross @ cross.T
+
+
+def _mean_top_singulars(grams: np.ndarray, topk: int) -> np.ndarray:
+    """Per stacked Gram matrix, the mean of its ``topk`` largest singular values of the cross-covariance
+    (zero past its rank), as square roots of the Gram's eigenvalues (about 3x cheaper than an SVD);
+    eigenvalues at or below the solver's error (size x eps x the largest) count as zero, so rounding
+    cannot add sqrt(eps)."""
+    lam = np.linalg.eigvalsh(grams)[:, ::-1][:, :topk]
+    floor = np.maximum(lam[:, :1], 0.0) * grams.shape[1] * np.finfo(np.float64).eps
+    return np.sqrt(np.where(lam > floor, lam, 0.0)).sum(axis=1) / topk
 
 
 def _blas_threads() -> int:
@@ -210,9 +216,16 @@ def _cca_values(zi: np.ndarray, zt: np.ndarray, orders: Iterable[object], topk: 
     sides = ((zi, "z_img"), (zt, "z_txt"))
     a, b = _mapped(lambda side: _whitened_unit(side[0], side[1], ridge), sides,
                    threads if n < max(zi.shape[1], zt.shape[1]) else 1)
-    checked = [(i, order) for i, order in enumerate(orders)]
-    return np.array(_mapped(lambda item: _mean_top_singular(_cross(a, b, _row_order(item[1], n, item[0])), topk),
-                            checked, threads), dtype=np.float64)
+    checked = list(enumerate(orders))
+    # Two orders per task: numpy releases the GIL around a stacked eigensolve only when the problem is
+    # larger than 500 (a single 500 x 500 Gram holds it and the threads would take turns).
+    chunks = [checked[start:start + _ORDERS_PER_TASK] for start in range(0, len(checked), _ORDERS_PER_TASK)]
+
+    def values(chunk: list[tuple[int, object]]) -> np.ndarray:
+        grams = np.stack([_smaller_gram(_cross(a, b, _row_order(order, n, i))) for i, order in chunk])
+        return _mean_top_singulars(grams, topk)
+
+    return np.concatenate([np.empty(0), *_mapped(values, chunks, threads)])
 
 
 def cca_proxy(z_img: object, z_txt: object, topk: int = 10, ridge: float = 1e-3) -> float:
