@@ -75,7 +75,7 @@ def _checked_batch(out: Any, modality: str, start: int, stop: int, d: int | None
     if d is not None and arr.shape[1] != d:
         raise EncoderOutputError(f"{where}: embedding dimension differs from earlier batches: "
                                  f"expected {d}, got {arr.shape[1]}")
-    return arr.astype(np.float64)
+    return arr
 
 
 def _checked_values(z: np.ndarray, modality: str) -> None:
@@ -93,8 +93,10 @@ def _checked_values(z: np.ndarray, modality: str) -> None:
 
 def _embed_rows(embed: Callable[[Any], Any], items: Any, n: int, modality: str, method: str,
                 batch_size: int, d: int | None, progress: Progress | None) -> np.ndarray:
-    """One modality's rows through ``embed`` in batches, checked batch by batch, then as a whole."""
-    blocks = []
+    """One modality's rows through ``embed`` in batches, checked batch by batch and written into one
+    float64 array allocated at the first batch (no list of batches concatenated: that would hold
+    the modality twice), then checked as a whole."""
+    z: np.ndarray | None = None
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
         try:
@@ -104,10 +106,13 @@ def _embed_rows(embed: Callable[[Any], Any], items: Any, n: int, modality: str, 
                                      f"{start}:{stop}: {type(exc).__name__}: {exc}") from exc
         block = _checked_batch(out, modality, start, stop, d)
         d = block.shape[1]
-        blocks.append(block)
+        if z is None:
+            z = np.empty((n, d), dtype=np.float64)
+        z[start:stop] = block
         if progress is not None:
             progress(stop, n, modality)
-    z = np.concatenate(blocks, axis=0)
+    if z is None:
+        raise EncoderOutputError(f"{modality}: no rows to embed")
     _checked_values(z, modality)
     return z
 

@@ -1,15 +1,17 @@
 """The run context embeds each thing once: a perturbation of one modality reuses the clean
-embeddings of the other, and the determinism gate's second pass reuses nothing."""
+embeddings of the other, and the determinism gate's second pass reuses nothing and is not kept."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from mmgate.gating.contract import Contract
 from mmgate.perturb import GaussianNoise
 from mmgate.plugin.context import RunContext
 from mmgate.plugin.runspec import RunSpec
 from mmgate.plugin.settings import resolve_settings
+from mmgate.subjects.embedding import EncoderOutputError
 from mmgate.subjects.paired import PairedSet
 from mmgate.subjects.subject import Subject
 
@@ -50,9 +52,31 @@ def test_image_noise_embeds_only_the_images_again(tmp_path):
     assert not np.array_equal(noisy.z_img, clean.z_img)
 
 
-def test_the_second_pass_embeds_both_modalities_again(tmp_path):
+def test_the_second_pass_embeds_both_modalities_again_once_and_keeps_only_the_comparison(tmp_path):
     encoder = RowCounter()
     context, subject = _context(tmp_path, encoder)
     context.embed(subject, subject.canary)
-    context.embed_again(subject)
+    image = context.second_pass(subject, 0, "image")
+    text = context.second_pass(subject, 0, "text")
     assert encoder.rows == {"image": 80, "text": 80}
+    assert image["differing_entries"] == text["differing_entries"] == 0
+    assert context.embeddings_cache.computations == 1
+
+
+class FailsOnSecondPass(RowCounter):
+    """Embeds the canary once, then raises: a tower whose second pass breaks."""
+
+    def embed_images(self, batch):
+        if self.rows["image"] >= 40:
+            raise RuntimeError("weights unloaded")
+        return super().embed_images(batch)
+
+
+def test_a_second_pass_that_fails_raises_for_both_modalities_without_embedding_again(tmp_path):
+    encoder = FailsOnSecondPass()
+    context, subject = _context(tmp_path, encoder)
+    context.embed(subject, subject.canary)
+    for modality in ("image", "text"):
+        with pytest.raises(EncoderOutputError, match="weights unloaded"):
+            context.second_pass(subject, 0, modality)
+    assert encoder.rows == {"image": 40, "text": 40}
