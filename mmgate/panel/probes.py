@@ -9,6 +9,7 @@ label-permutation null; gate on ``excess``, not on ``value``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,11 +26,13 @@ from mmgate.panel.validate import (
     embedding_pair,
     positive_real,
     unit_rows,
+    zero_rows_error,
 )
 
 _NULL_STREAM = 41
 _CODES_PER_CHUNK = 1 << 22
-_CROSS_BLOCK_BYTES = 32 << 20
+_CROSS_BLOCK_BYTES = 16 << 20
+_ZERO_CHECK_ROWS = 1 << 14
 _MAX_THREADS = 8
 _ORDERS_PER_TASK = 2
 
@@ -135,37 +138,93 @@ def _row_order(order: object, n: int, index: int) -> np.ndarray:
     return arr
 
 
-def _whitened(x: np.ndarray, ridge: float) -> np.ndarray:
-    """Centred rows x (N, d) as w (N, min(N, d)) with w w^T = x (x^T x / N + shift I)^-1 x^T, shift =
-    ridge x the mean variance: the whitened rows up to a rotation of the columns, which leaves every
-    canonical correlation unchanged; one eigendecomposition of the smaller Gram side."""
-    n, d = x.shape
-    shift = ridge * max(float(np.einsum("ij,ij->", x, x)) / (n * d), np.finfo(np.float64).tiny)
-    if d <= n:
-        lam, vectors = np.linalg.eigh(x.T @ x / n)
-        w = x @ vectors
-        w /= np.sqrt(np.clip(lam, 0.0, None) + shift)
-        return w
-    lam, vectors = np.linalg.eigh(x @ x.T / n)
-    lam = np.clip(lam, 0.0, None)
-    return vectors * np.sqrt(n * lam / (lam + shift))
+def _block_starts(n: int, width: int) -> range:
+    """Starts of row blocks of a float64 (rows, width) array within ``_CROSS_BLOCK_BYTES``."""
+    return range(0, n, max(1, _CROSS_BLOCK_BYTES // (8 * width)))
 
 
-def _whitened_unit(z: np.ndarray, name: str, ridge: float) -> np.ndarray:
-    """One modality's L2-normalised, centred rows, whitened (see ``_whitened``); the float64 copy of
-    the rows is freed before the other modality's is made."""
+@dataclass(frozen=True)
+class _Side:
+    """One modality made ready for the cross-covariance of any re-pairing. Gram side (N < d):
+    ``rows``, its whitened rows (N, N), and no whitener. Covariance side (d <= N): the mean of its
+    unit rows and a (d, d) ``whitener``; its rows are unit-normalised and centred block by block
+    whenever they are read, so no float64 copy of the modality is ever held."""
+
+    z: np.ndarray
+    name: str
+    rows: np.ndarray | None
+    mean: np.ndarray | None
+    whitener: np.ndarray | None
+
+    @property
+    def width(self) -> int:
+        return int(self.rows.shape[1] if self.rows is not None else self.z.shape[1])
+
+    def block(self, index: slice | np.ndarray) -> np.ndarray:
+        """Rows ``index`` as they enter the cross product (whitened, or centred unit rows)."""
+        if self.rows is not None:
+            return self.rows[index]
+        return unit_rows(self.z[index], self.name, np.float64) - self.mean
+
+
+def _gram_side(z: np.ndarray, name: str, ridge: float) -> _Side:
+    """Whitened rows w (N, N) with w w^T = x (x^T x / N + shift I)^-1 x^T for the centred unit rows
+    x, shift = ridge x their mean variance: the whitened rows up to a rotation of the columns, which
+    leaves every canonical correlation unchanged; one N x N eigensolve."""
     x = unit_rows(z, name, np.float64)
     x -= x.mean(axis=0)
-    return _whitened(x, ridge)
+    n, d = x.shape
+    shift = ridge * max(float(np.einsum("ij,ij->", x, x)) / (n * d), np.finfo(np.float64).tiny)
+    lam, vectors = np.linalg.eigh(x @ x.T / n)
+    lam = np.clip(lam, 0.0, None)
+    return _Side(z, name, vectors * np.sqrt(n * lam / (lam + shift)), None, None)
 
 
-def _cross(a: np.ndarray, b: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """a^T b[order] / N, gathering a bounded block of rows of b at a time: O(block x d + d^2) memory."""
-    rows = max(1, _CROSS_BLOCK_BYTES // (b.dtype.itemsize * b.shape[1]))
-    out = np.zeros((a.shape[1], b.shape[1]))
-    for start in range(0, a.shape[0], rows):
-        out += a[start:start + rows].T @ b[order[start:start + rows]]
-    return out / a.shape[0]
+def _covariance_side(z: np.ndarray, name: str, ridge: float) -> _Side:
+    """Mean unit row and whitener V / sqrt(lambda + shift) from the eigendecomposition of the
+    covariance of the centred unit rows (shift as in ``_gram_side``), in two blocked passes (the
+    mean first, so the covariance is of centred rows and loses no digits)."""
+    n, d = z.shape
+    zero = [start + np.flatnonzero(~z[start:start + _ZERO_CHECK_ROWS].any(axis=1))
+            for start in range(0, n, _ZERO_CHECK_ROWS)]
+    zero_rows = np.concatenate(zero)
+    if zero_rows.size:
+        raise zero_rows_error(name, zero_rows.size, int(zero_rows[0]))
+    starts = _block_starts(n, d)
+    total = np.zeros(d)
+    for start in starts:
+        total += unit_rows(z[start:start + starts.step], name, np.float64).sum(axis=0)
+    side = _Side(z, name, None, total / n, None)
+    cov = np.zeros((d, d))
+    for start in starts:
+        centred = side.block(slice(start, start + starts.step))
+        cov += centred.T @ centred
+    cov /= n
+    shift = ridge * max(float(np.trace(cov)) / d, np.finfo(np.float64).tiny)
+    lam, vectors = np.linalg.eigh(cov)
+    return dataclasses.replace(side, whitener=vectors / np.sqrt(np.clip(lam, 0.0, None) + shift))
+
+
+def _prepared(z: np.ndarray, name: str, ridge: float) -> _Side:
+    """The smaller side's whitening: Gram side when N < d, else covariance side."""
+    return _gram_side(z, name, ridge) if z.shape[0] < z.shape[1] else _covariance_side(z, name, ridge)
+
+
+def _cross(a: _Side, b: _Side, order: np.ndarray) -> np.ndarray:
+    """Whitened cross-covariance of a's rows with b's rows re-paired by ``order``, a bounded block of
+    rows at a time (the covariance side's whitener applied once to the summed product): O(block x d
+    + d^2) memory."""
+    n = order.shape[0]
+    starts = _block_starts(n, max(a.width, b.width))
+    raw = np.zeros((a.width, b.width))
+    for start in starts:
+        rows = slice(start, start + starts.step)
+        raw += a.block(rows).T @ b.block(order[rows])
+    if a.whitener is not None:
+        raw = a.whitener.T @ raw
+    if b.whitener is not None:
+        raw = raw @ b.whitener
+    return raw / n
 
 
 def _smaller_gram(cross: np.ndarray) -> np.ndarray:
@@ -211,11 +270,7 @@ def _cca_values(zi: np.ndarray, zt: np.ndarray, orders: Iterable[object], topk: 
     ridge = positive_real(ridge, "ridge")
     n = zi.shape[0]
     threads = _blas_threads()
-    # Gram-side whitening (N < d) is one N x N eigensolve per modality: the two run side by side;
-    # otherwise one after the other, so only one float64 copy of the rows exists at a time.
-    sides = ((zi, "z_img"), (zt, "z_txt"))
-    a, b = _mapped(lambda side: _whitened_unit(side[0], side[1], ridge), sides,
-                   threads if n < max(zi.shape[1], zt.shape[1]) else 1)
+    a, b = _mapped(lambda side: _prepared(side[0], side[1], ridge), ((zi, "z_img"), (zt, "z_txt")), threads)
     checked = list(enumerate(orders))
     # Two orders per task: numpy releases the GIL around a stacked eigensolve only when the problem is
     # larger than 500 (a single 500 x 500 Gram holds it and the threads would take turns).

@@ -70,6 +70,11 @@ def row_norms(z: np.ndarray) -> np.ndarray:
     return scale * np.sqrt(np.einsum("ij,ij->i", x, x))
 
 
+def zero_rows_error(name: str, count: int, first: int) -> InputError:
+    """The error for rows that cannot be L2-normalised: how many, and the first one's index."""
+    return InputError(f"{name} has {count} zero-norm rows (first: row {first}); cosine-based metrics need nonzero rows")
+
+
 def unit_rows(z: np.ndarray, name: str = "z", dtype: np.dtype | None = None) -> np.ndarray:
     """L2-normalised copy of validated rows in ``dtype`` (default: the compute dtype); zero rows raise.
 
@@ -77,11 +82,9 @@ def unit_rows(z: np.ndarray, name: str = "z", dtype: np.dtype | None = None) -> 
     norm; the result equals z / ||z|| up to rounding."""
     out = z.astype(compute_dtype(z.dtype) if dtype is None else np.dtype(dtype), copy=True)
     scale = np.maximum(out.max(axis=1), -out.min(axis=1))
-    zero = scale == 0
-    if zero.any():
-        first = int(np.flatnonzero(zero)[0])
-        raise InputError(f"{name} has {int(zero.sum())} zero-norm rows (first: row {first}); "
-                         "cosine-based metrics need nonzero rows")
+    zero = np.flatnonzero(scale == 0)
+    if zero.size:
+        raise zero_rows_error(name, zero.size, int(zero[0]))
     out /= scale[:, None]
     norm = np.sqrt(np.einsum("ij,ij->i", out, out))
     out /= norm[:, None]

@@ -232,6 +232,24 @@ def test_the_cca_null_never_builds_an_n_by_n_array():
     assert peak_traced_bytes(lambda: cca_proxies(zi, zt, orders, topk=10)) < half_a_score_matrix(n)
 
 
+def test_the_cca_null_holds_no_float64_copy_of_a_modality_when_n_exceeds_d(monkeypatch):
+    """Above d rows the covariance side reads its unit rows block by block: the peak stays under one
+    float64 copy of a modality (here a quarter of it), whatever the number of orders."""
+    n, d = 20000, 32
+    zi, zt = _related(25, n, d, d)
+    monkeypatch.setattr(probes, "_CROSS_BLOCK_BYTES", 1 << 16)
+    orders = [np.arange(n)] + [np.random.default_rng(s).permutation(n) for s in range(3)]
+    assert peak_traced_bytes(lambda: cca_proxies(zi, zt, orders, topk=10)) < n * d * 8 // 4
+
+
+@pytest.mark.parametrize("n", [30, 300])
+def test_a_zero_row_raises_with_its_index_on_both_whitening_sides(n):
+    zi, zt = _related(26, n, 40, 40)
+    zt[n - 3] = 0.0
+    with pytest.raises(InputError, match=rf"z_txt has 1 zero-norm rows \(first: row {n - 3}\)"):
+        cca_proxies(zi, zt, [np.arange(n)], topk=2)
+
+
 @pytest.mark.parametrize("order", [np.arange(49), np.zeros(50, dtype=int), np.arange(50.0), np.arange(50)[None, :],
                                    np.arange(1, 51)])
 def test_orders_that_are_not_permutations_raise_naming_the_order(order):
