@@ -8,8 +8,8 @@ all N candidates re-reads (and the BLAS repacks) the whole N x d candidate matri
 so with a fixed byte budget the rows per block fall as 1/N and that traffic grows as N^3. Measured
 2026-11-30 at N = 100,000, d = 256, float64, on two loaded cores: 5.9 ms per query row at 20 rows a
 block (the 32 MiB budget of the hubness pass), 4.0 at 40, 2.5 at 160. At the floor a block holds
-128 x N scores (100 MB at N = 100,000 in float64, 200 MB with the hubness pass's partition indices):
-memory stays O(block x N)."""
+128 x N scores (100 MB at N = 100,000 in float64; the hubness pass selects its top-k a few rows at a
+time, so its partition indices add about 8 MB): memory stays O(block x N)."""
 
 from __future__ import annotations
 

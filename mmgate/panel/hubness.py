@@ -18,6 +18,8 @@ import numpy as np
 from mmgate.panel.blocks import capped_rows
 from mmgate.panel.validate import block_rows, neighbour_count, unit_pair
 
+_SELECT_BYTES = 8 << 20
+
 
 def gini(values: np.ndarray) -> float:
     """Gini coefficient of non-negative values, O(n log n) sorted formula:
@@ -32,20 +34,23 @@ def gini(values: np.ndarray) -> float:
 
 
 def _block_neighbours(queries: np.ndarray, targets: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Top-1 target and top-k targets of each query in one block; its scores and partition indices are
-    freed on return, so blocks never overlap in memory."""
+    """Top-1 target and top-k targets of each query in one block. The top-k selection runs on a few
+    rows at a time (``_SELECT_BYTES`` of scores), so its index and value copies stay small beside the
+    block's scores; the scores are freed on return, so blocks never overlap in memory."""
     n = targets.shape[0]
     scores = queries @ targets.T
-    return scores.argmax(axis=1), np.argpartition(scores, n - k, axis=1)[:, n - k:].copy()
+    step = max(1, _SELECT_BYTES // (n * scores.itemsize))
+    top_k = np.concatenate([np.argpartition(scores[start:start + step], n - k, axis=1)[:, n - k:].copy()
+                            for start in range(0, scores.shape[0], step)])
+    return scores.argmax(axis=1), top_k
 
 
 def occurrence_counts(queries: np.ndarray, targets: np.ndarray, k: int, block: int) -> tuple[np.ndarray, np.ndarray]:
     """Top-1 counts and k-occurrence counts of each target (unit rows), over blocks of at most
-    ``block`` queries, capped so one block's scores and partition indices fit the panel's block
-    budget (``blocks.BLOCK_BYTES``): O(budget + N) memory whatever ``block``, the same counts."""
+    ``block`` queries, capped so one block's scores fit the panel's block budget
+    (``blocks.BLOCK_BYTES``): O(budget + N) memory whatever ``block``, the same counts."""
     n = targets.shape[0]
-    cell = np.result_type(queries, targets).itemsize + np.dtype(np.intp).itemsize
-    rows = capped_rows(block, n, cell)
+    rows = capped_rows(block, n, np.result_type(queries, targets).itemsize)
     top1 = np.zeros(n, dtype=np.int64)
     k_occ = np.zeros(n, dtype=np.int64)
     for start in range(0, queries.shape[0], rows):
