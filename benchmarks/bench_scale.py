@@ -10,7 +10,8 @@ subprocess (serial ``-n 0`` by default: one fixed subject, so two workers would 
 embedding table and the per-seed measurements); the wall time and the peak RSS of that process and
 every child it waited for (``os.wait4``'s rusage) are measured per run. Prints one line per size,
 then the exponent of time vs N fitted by least squares on log-log axes; the last line is
-``BENCH scale_n<N>_s=<x> scale_n<N>_peak_rss_mb=<y> time_exponent=<z>`` for the largest N.
+``BENCH scale_n<N>_s=<x> scale_n<N>_peak_rss_mib=<y> scale_n<N>_peak_rss_gb=<z> time_exponent=<e>`` for the
+largest N (peak RSS in MiB, and in decimal GB for the goal).
 Goals (issue 12): 100,000 pairs in <= 15 min wall and < 2 GB peak RSS on two cores.
 """
 
@@ -110,15 +111,17 @@ def main() -> None:
           f"workers={args.workers or 'serial (-n 0)'} seeds={args.seeds or 'default'} d={DIM}")
     times, peaks = [], []
     for n in args.sizes:
-        seconds, peak_mb, decision, code = gate_run(n, args.workers, args.seeds)
+        seconds, peak_mib, decision, code = gate_run(n, args.workers, args.seeds)
         times.append(seconds)
-        peaks.append(peak_mb)
-        print(f"N={n:>7}: {seconds:8.1f} s  peak RSS {peak_mb:7.0f} MB  decision={decision} exit={code} "
+        peaks.append(peak_mib)
+        print(f"N={n:>7}: {seconds:8.1f} s  peak RSS {peak_mib:7.0f} MiB ({peak_mib * 2**20 / 1e9:.2f} GB)  "
+              f"decision={decision} exit={code} "
               f"load={os.getloadavg()[0]:.2f}", flush=True)
     exponent = float(np.polyfit(np.log(args.sizes), np.log(times), 1)[0]) if len(args.sizes) > 1 else float("nan")
     print(f"time ~ N^{exponent:.2f} (least squares on log-log over {len(args.sizes)} sizes)")
     n = args.sizes[-1]
-    print(f"BENCH scale_n{n}_s={times[-1]:.1f} scale_n{n}_peak_rss_mb={peaks[-1]:.0f} time_exponent={exponent:.2f}")
+    print(f"BENCH scale_n{n}_s={times[-1]:.1f} scale_n{n}_peak_rss_mib={peaks[-1]:.0f} "
+          f"scale_n{n}_peak_rss_gb={peaks[-1] * 2**20 / 1e9:.2f} time_exponent={exponent:.2f}")
 
 
 if __name__ == "__main__":

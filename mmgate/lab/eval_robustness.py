@@ -36,7 +36,9 @@ from mmgate.lab.margins import (
     TEMPERATURE_NOTE,
     margin_curve,
 )
+from mmgate.lab.pools import allowed_counts, sample_pools
 from mmgate.lab.robustness import degradation_slope
+from mmgate.panel.blocks import BLOCK_BYTES
 from mmgate.panel.hubness import occurrence_summary
 from mmgate.panel.partner_auc import partner_auc_from_ranks, partner_auc_per_query
 from mmgate.perturb import (
@@ -315,28 +317,20 @@ def confounder_reason(canary: PairedSet, confounder: str) -> str | None:
     return None
 
 
-def _pools(cue: np.ndarray, labels: np.ndarray, size: int, same: bool,
-           rng: np.random.Generator) -> np.ndarray:
-    """Per query, ``size - 1`` irrelevant candidates (outside its group), drawn without replacement
-    from those sharing its cue value (``same``) or from all; fewer available are padded with -1."""
-    n = cue.size
-    out = np.full((n, size - 1), -1, dtype=np.int64)
-    for i in range(n):
-        allowed = labels != labels[i]
-        if same:
-            allowed &= cue == cue[i]
-        candidates = np.flatnonzero(allowed)
-        take = min(size - 1, candidates.size)
-        out[i, :take] = rng.choice(candidates, size=take, replace=False)
-    return out
-
-
 def _pool_hits(queries: np.ndarray, candidates: np.ndarray, pools: np.ndarray) -> np.ndarray:
-    """Whether each query's partner (same row) outscores every pooled candidate (ties against)."""
-    partner = np.einsum("ij,ij->i", queries, candidates)
-    scores = np.einsum("ij,ikj->ik", queries, candidates[np.maximum(pools, 0)])
-    above = (scores >= partner[:, None]) & (pools >= 0)
-    return ~above.any(axis=1)
+    """Whether each query's partner (same row) outscores every pooled candidate (ties against), by
+    cosine, a bounded block of queries at a time (their pooled candidates are pool x d each)."""
+    q_norm, c_norm = np.linalg.norm(queries, axis=1), np.linalg.norm(candidates, axis=1)
+    rows = max(1, BLOCK_BYTES // (8 * queries.shape[1] * max(1, pools.shape[1])))
+    hits = np.empty(queries.shape[0], dtype=bool)
+    for start in range(0, queries.shape[0], rows):
+        block = slice(start, start + rows)
+        pool = np.maximum(pools[block], 0)
+        q = queries[block] / q_norm[block, None]
+        partner = np.einsum("ij,ij->i", q, candidates[block]) / c_norm[block]
+        scores = np.einsum("ij,ikj->ik", q, candidates[pool]) / c_norm[pool]
+        hits[block] = ~((scores >= partner[:, None]) & (pools[block] >= 0)).any(axis=1)
+    return hits
 
 
 def counterfactual_drop(embeddings: Embeddings, canary: PairedSet, confounder: str, seed: int,
@@ -349,15 +343,14 @@ def counterfactual_drop(embeddings: Embeddings, canary: PairedSet, confounder: s
     cue = np.asarray(canary.confounders[confounder])
     n = cue.size
     labels = np.arange(n) if canary.groups is None else np.asarray(canary.groups)
-    available = min(int(np.count_nonzero((cue == cue[i]) & (labels != labels[i]))) for i in range(n))
+    available = int(allowed_counts(cue, labels).min())
     size = min(pool_size, available + 1)
     if size < 2:
         raise InputError(f"counterfactual_drop: some query has no irrelevant candidate sharing its "
                          f"{confounder!r} value")
-    ui = embeddings.z_img / np.linalg.norm(embeddings.z_img, axis=1, keepdims=True)
-    ut = embeddings.z_txt / np.linalg.norm(embeddings.z_txt, axis=1, keepdims=True)
+    ui, ut = embeddings.z_img, embeddings.z_txt
     rng = np.random.default_rng(np.random.SeedSequence([seed, POOL_STREAM]))
-    same, rand = _pools(cue, labels, size, True, rng), _pools(cue, labels, size, False, rng)
+    same, rand = sample_pools(cue, labels, size, True, rng), sample_pools(cue, labels, size, False, rng)
     out: dict[str, Any] = {"confounder": confounder, "pool_size": size, "n_queries": n,
                            "values": {str(v): int(c) for v, c in zip(*np.unique(cue, return_counts=True))}}
     for direction, (q, c) in (("image_to_text", (ui, ut)), ("text_to_image", (ut, ui))):

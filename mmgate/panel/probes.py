@@ -31,7 +31,7 @@ from mmgate.panel.validate import (
 
 _NULL_STREAM = 41
 _CODES_PER_CHUNK = 1 << 22
-_CROSS_BLOCK_BYTES = 16 << 20
+_CROSS_BLOCK_BYTES = 4 << 20
 _ZERO_CHECK_ROWS = 1 << 14
 _MAX_THREADS = 8
 _ORDERS_PER_TASK = 2

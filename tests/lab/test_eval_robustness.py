@@ -19,6 +19,7 @@ from mmgate.lab import eval_robustness as er
 from mmgate.lab import margins
 from mmgate.subjects.embedding import Embeddings, embed_set
 from mmgate.subjects.paired import PairedSet
+from tests.panel.memory import peak_traced_bytes
 
 USER = Contract.for_subject(builtin=False)
 SIDE = 8
@@ -156,6 +157,22 @@ def test_a_model_matching_on_the_cue_loses_retrieval_in_same_cue_pools_a_content
     assert content["drop"] <= 0.05
     assert shortcut["drop"] >= 0.2
     assert shortcut["pool_size"] == er.POOL_SIZE and set(shortcut["values"]) == {"0", "1", "2", "3"}
+
+
+def test_the_pools_are_scored_a_block_of_queries_at_a_time(monkeypatch) -> None:
+    """20,000 queries x 15 pooled candidates x d = 32 would be 77 MB gathered at once; blocked, the
+    whole gate (its two pools of indices included) peaks under a quarter of that."""
+    n = 20000
+    values = np.arange(n) % 4
+    canary = PairedSet(np.arange(n), np.arange(n), confounders={"cue": values})
+    rng = np.random.default_rng(4)
+    z = rng.standard_normal((n, 32))
+    embeddings = Embeddings(z, z + 0.1 * rng.standard_normal((n, 32)))
+    monkeypatch.setattr(er, "BLOCK_BYTES", 1 << 20)
+    gathered = n * (er.POOL_SIZE - 1) * 32 * 8
+    result: list[dict] = []
+    assert peak_traced_bytes(lambda: result.append(er.counterfactual_drop(embeddings, canary, "cue", 0))) < gathered // 4
+    assert result[0]["pool_size"] == er.POOL_SIZE and result[0]["drop"] <= 0.05
 
 
 def test_the_pool_shrinks_to_the_rarest_cue_value_and_undeclared_confounders_are_named() -> None:
