@@ -33,7 +33,8 @@ _GROUP = 8 * _LANE_MAX    # bools summed per uint64 lane group along a row
 _CHUNK_BYTES = 1 << 20    # scores handled per sub-chunk: stays in a per-core cache
 _MAX_THREADS = 8
 _THREAD_MIN = 1 << 21     # scores per block below which one thread does the counting
-_SPARSE = 8               # below 1/8 of rows (columns) needing the strict pass, it runs on those only
+_SPARSE = 8               # up to 1/8 of a chunk's columns reaching the band, only those are compared
+_SPARSE_ROWS = 2          # up to half of its rows reaching the band, only those are gathered and compared
 _MATE_SCORES = 1 << 20    # scores per product of group mates when finding the best relevant score
 
 
@@ -112,54 +113,56 @@ class _Sweeper:
 
     def _image_queries(self, scores: np.ndarray, first_row: int, band: tuple[np.ndarray, np.ndarray],
                        match: np.ndarray, out: SweepResult) -> None:
-        """Rows of the chunk: rank, ties and top-1 of these image queries. The strict pass runs only
-        on rows where some irrelevant score reaches the band (all rows when many do)."""
+        """Rows of the chunk: rank, ties and top-1 of these image queries. One arg-max per row finds
+        the rows whose best irrelevant score reaches the band (the only ones with a rank or a tie)
+        and is the top-1 of those it beats; only those rows are compared and counted (in place when
+        most rows are)."""
         m, n = scores.shape
         rows = slice(first_row, first_row + m)
         low, high = band
-        flags = self.flags[:m]
-        np.greater_equal(scores, low[rows, None], out=flags[:, :n])
-        at_least = _row_counts(flags)
-        contested = np.flatnonzero(at_least)
+        best_col = scores.argmax(axis=1)
+        best = scores[np.arange(m), best_col]
+        contested = np.flatnonzero(best >= low[rows])
         above = np.zeros(m, dtype=np.int64)
-        if contested.size * _SPARSE > m:
-            np.greater(scores, high[rows, None], out=flags[:, :n])
-            above = _row_counts(flags)
-        elif contested.size:
-            subset = self.flags[:contested.size]
-            np.greater(scores[contested], high[first_row + contested, None], out=subset[:, :n])
-            above[contested] = _row_counts(subset)
+        at_least = np.zeros(m, dtype=np.int64)
+        if contested.size:
+            dense = contested.size * _SPARSE_ROWS > m
+            sub = scores if dense else scores[contested]
+            where = rows if dense else first_row + contested
+            flags = self.flags[:sub.shape[0]]
+            np.greater_equal(sub, low[where, None], out=flags[:, :n])
+            counted = _row_counts(flags)
+            np.greater(sub, high[where, None], out=flags[:, :n])
+            strict = _row_counts(flags)
+            at_least[contested] = counted if not dense else counted[contested]
+            above[contested] = strict if not dense else strict[contested]
         out.i2t[rows] = above
         out.i2t_ties[rows] = at_least - above
-        top1 = match[rows].copy()
-        beaten = np.flatnonzero(above)
-        if beaten.size:
-            top1[beaten] = np.argmax(scores[beaten], axis=1)
-        out.i2t_top1[rows] = top1
+        out.i2t_top1[rows] = np.where(above > 0, best_col, match[rows])
 
     def _text_queries(self, scores: np.ndarray, first_row: int,
                       band: tuple[np.ndarray, np.ndarray]) -> None:
-        """Columns of the chunk: accumulate rank and band counts and the best score above the band,
-        on the columns some score of the chunk reaches (all columns when many do)."""
+        """Columns of the chunk: accumulate rank and band counts and the best score above the band.
+        One max per column finds the columns some score of the chunk reaches the band in; only those
+        are compared and counted (all columns in place when many are)."""
         m, n = scores.shape
         low, high = band
-        flags = self.flags[:m]
-        np.greater_equal(scores, low, out=flags[:, :n])
-        at_least = _column_counts(flags)[:n].astype(np.int64)
-        self.at_least += at_least
-        contested = np.flatnonzero(at_least)
+        best = scores.max(axis=0)
+        contested = np.flatnonzero(best >= low)
+        if not contested.size:
+            return
         if contested.size * _SPARSE > n:
+            flags = self.flags[:m]
+            np.greater_equal(scores, low, out=flags[:, :n])
+            self.at_least += _column_counts(flags)[:n]
             np.greater(scores, high, out=flags[:, :n])
             self.above += _column_counts(flags)[:n]
-            self._keep_best(np.arange(n), scores.max(axis=0),
-                            lambda cols: np.argmax(scores.T[cols], axis=1), first_row)
-        elif contested.size:
+        else:
             sub = scores[:, contested]
-            above = sub > high[contested]
-            self.above[contested] += np.count_nonzero(above, axis=0)
-            masked = np.where(above, sub, -np.inf)
-            self._keep_best(contested, masked.max(axis=0),
-                            lambda cols: np.argmax(masked[:, cols], axis=0), first_row)
+            self.at_least[contested] += np.count_nonzero(sub >= low[contested], axis=0)
+            self.above[contested] += np.count_nonzero(sub > high[contested], axis=0)
+        beaten = contested[best[contested] > high[contested]]
+        self._keep_best(beaten, best[beaten], lambda better: np.argmax(scores[:, beaten[better]], axis=0), first_row)
 
     def _keep_best(self, columns: np.ndarray, chunk_max: np.ndarray,
                    argmax: Callable[[np.ndarray], np.ndarray], first_row: int) -> None:
