@@ -34,7 +34,8 @@ _CODES_PER_CHUNK = 1 << 22
 _CROSS_BLOCK_BYTES = 4 << 20
 _ZERO_CHECK_ROWS = 1 << 14
 _MAX_THREADS = 8
-_ORDERS_PER_TASK = 2
+_MIN_ORDERS_PER_TASK = 2
+_GRAM_STACK_BYTES = 32 << 20
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
@@ -272,9 +273,16 @@ def _cca_values(zi: np.ndarray, zt: np.ndarray, orders: Iterable[object], topk: 
     threads = _blas_threads()
     a, b = _mapped(lambda side: _prepared(side[0], side[1], ridge), ((zi, "z_img"), (zt, "z_txt")), threads)
     checked = list(enumerate(orders))
-    # Two orders per task: numpy releases the GIL around a stacked eigensolve only when the problem is
-    # larger than 500 (a single 500 x 500 Gram holds it and the threads would take turns).
-    chunks = [checked[start:start + _ORDERS_PER_TASK] for start in range(0, len(checked), _ORDERS_PER_TASK)]
+    # One task of equal size per thread (an uneven split leaves a core idle for a whole task), split
+    # further only to keep each task's stack of Gram matrices within _GRAM_STACK_BYTES; the stack
+    # is solved in one call, which matters beyond balance: numpy releases the GIL around a linalg
+    # call only when the problem exceeds 500 (a single 500 x 500 Gram holds it, so threads would
+    # take turns).
+    side = min(a.width, b.width)
+    per_task = max(_MIN_ORDERS_PER_TASK, _GRAM_STACK_BYTES // (8 * side * side))
+    tasks = max(threads, -(-len(checked) // per_task))
+    chunks = [chunk for chunk in (checked[i * len(checked) // tasks:(i + 1) * len(checked) // tasks]
+                                  for i in range(tasks)) if chunk]
 
     def values(chunk: list[tuple[int, object]]) -> np.ndarray:
         grams = np.stack([_smaller_gram(_cross(a, b, _row_order(order, n, i))) for i, order in chunk])
