@@ -33,8 +33,8 @@ _GROUP = 8 * _LANE_MAX    # bools summed per uint64 lane group along a row
 _CHUNK_BYTES = 1 << 20    # scores handled per sub-chunk: stays in a per-core cache
 _MAX_THREADS = 8
 _THREAD_MIN = 1 << 21     # scores per block below which one thread does the counting
-_SPARSE = 8               # up to 1/8 of a chunk's columns reaching the band, only those are compared
-_SPARSE_ROWS = 2          # up to half of its rows reaching the band, only those are gathered and compared
+SPARSE_COLUMNS = 8        # up to 1/8 of a chunk's columns reaching the band, only those are compared
+SPARSE_ROWS = 2           # up to half of its rows reaching the band, only those are gathered and compared
 _MATE_SCORES = 1 << 20    # scores per product of group mates when finding the best relevant score
 
 
@@ -126,7 +126,7 @@ class _Sweeper:
         above = np.zeros(m, dtype=np.int64)
         at_least = np.zeros(m, dtype=np.int64)
         if contested.size:
-            dense = contested.size * _SPARSE_ROWS > m
+            dense = contested.size * SPARSE_ROWS > m
             sub = scores if dense else scores[contested]
             where = rows if dense else first_row + contested
             flags = self.flags[:sub.shape[0]]
@@ -151,7 +151,7 @@ class _Sweeper:
         contested = np.flatnonzero(best >= low)
         if not contested.size:
             return
-        if contested.size * _SPARSE > n:
+        if contested.size * SPARSE_COLUMNS > n:
             flags = self.flags[:m]
             np.greater_equal(scores, low, out=flags[:, :n])
             self.at_least += _column_counts(flags)[:n]

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from mmgate.errors import ConfigError, InputError
+from mmgate.panel import rank_sweep
 from mmgate.panel.rank_sweep import SweepResult, reference_targets, score_tolerance
 from mmgate.panel.validate import block_rows, config_int
 
@@ -219,14 +220,46 @@ def sweep_block(ui: Any, ut: Any, start: int, stop: int, state: DeviceSweep) -> 
     scores = state.scores[:stop - start]
     torch.matmul(ui[start:stop], ut.T, out=scores)
     _mask_relevant(scores, start, state.groups, torch)
-    rows = slice(start, stop)
-    above = (scores > state.i2t_high[rows, None]).sum(dim=1)
+    _image_queries(scores, start, state, torch)
+    _text_queries(scores, start, state, torch)
+
+
+def _image_queries(scores: Any, start: int, state: DeviceSweep, torch: ModuleType) -> None:
+    """Rows of the block, as ``rank_sweep``: one arg-max per row finds the rows whose best irrelevant
+    score reaches the band (the top-1 of those it beats); only those rows are compared and counted
+    (gathered when up to half of the block, else in place)."""
+    rows = slice(start, start + scores.shape[0])
+    best_col = scores.argmax(dim=1)
+    best = scores.gather(1, best_col[:, None])[:, 0]
+    contested = torch.nonzero(best >= state.i2t_low[rows]).flatten()
+    above = torch.zeros_like(best_col)
+    at_least = torch.zeros_like(best_col)
+    if contested.numel():
+        dense = contested.numel() * rank_sweep.SPARSE_ROWS > scores.shape[0]
+        sub = scores if dense else scores[contested]
+        low = state.i2t_low[rows] if dense else state.i2t_low[contested + start]
+        high = state.i2t_high[rows] if dense else state.i2t_high[contested + start]
+        strict, counted = (sub > high[:, None]).sum(dim=1), (sub >= low[:, None]).sum(dim=1)
+        above[contested] = strict[contested] if dense else strict
+        at_least[contested] = counted[contested] if dense else counted
     state.i2t[rows] = above
-    state.i2t_ties[rows] = (scores >= state.i2t_low[rows, None]).sum(dim=1) - above
-    state.i2t_top1[rows] = torch.where(above > 0, scores.argmax(dim=1), state.i2t_match[rows])
-    state.t2i += (scores > state.t2i_high).sum(dim=0)
-    state.t2i_at_least += (scores >= state.t2i_low).sum(dim=0)
+    state.i2t_ties[rows] = at_least - above
+    state.i2t_top1[rows] = torch.where(above > 0, best_col, state.i2t_match[rows])
+
+
+def _text_queries(scores: Any, start: int, state: DeviceSweep, torch: ModuleType) -> None:
+    """Columns of the block: one max per column finds those some score reaches the band in; only
+    those are compared and counted (all columns in place when many are); the best score and its
+    earliest row are kept per column."""
     best, best_row = scores.max(dim=0)
+    contested = torch.nonzero(best >= state.t2i_low).flatten()
+    if contested.numel() * rank_sweep.SPARSE_COLUMNS > scores.shape[1]:
+        state.t2i += (scores > state.t2i_high).sum(dim=0)
+        state.t2i_at_least += (scores >= state.t2i_low).sum(dim=0)
+    elif contested.numel():
+        sub = scores[:, contested]
+        state.t2i[contested] += (sub > state.t2i_high[contested]).sum(dim=0)
+        state.t2i_at_least[contested] += (sub >= state.t2i_low[contested]).sum(dim=0)
     better = best > state.t2i_best
     state.t2i_best = torch.where(better, best, state.t2i_best)
     state.t2i_best_row = torch.where(better, best_row + start, state.t2i_best_row)

@@ -180,11 +180,11 @@ def test_subset_and_full_strict_passes_agree(monkeypatch, noise):
     zi, zt = _pairs(6, 500, 12, noise)
     zt[40] = zt[41]
     zt[100:110] = zt[100]  # a tie ten wide: the top-1 of a beaten row is its lowest top-scoring column
-    monkeypatch.setattr(rank_sweep, "_SPARSE", 1)
-    monkeypatch.setattr(rank_sweep, "_SPARSE_ROWS", 1)
+    monkeypatch.setattr(rank_sweep, "SPARSE_COLUMNS", 1)
+    monkeypatch.setattr(rank_sweep, "SPARSE_ROWS", 1)
     subset = retrieval_ranks(zi, zt, block_size=100)
-    monkeypatch.setattr(rank_sweep, "_SPARSE", 10**9)
-    monkeypatch.setattr(rank_sweep, "_SPARSE_ROWS", 10**9)
+    monkeypatch.setattr(rank_sweep, "SPARSE_COLUMNS", 10**9)
+    monkeypatch.setattr(rank_sweep, "SPARSE_ROWS", 10**9)
     _same_ranks(retrieval_ranks(zi, zt, block_size=100), subset)
 
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from mmgate.errors import ConfigError, InputError
+from mmgate.panel import rank_sweep
 from mmgate.panel.retrieval import retrieval_metrics, retrieval_ranks
 from mmgate.panel.torch_backend import check_device, select_backend
 
@@ -43,6 +44,17 @@ def test_groups_give_the_numpy_ranks(block):
     got = retrieval_ranks(torch.from_numpy(zi), torch.from_numpy(zt), block_size=block, groups=torch.from_numpy(groups))
     _assert_same(got, expected)
     np.testing.assert_array_equal(got.groups, expected.groups)
+
+
+@pytest.mark.parametrize("sparse", [1, 10**9])  # contested rows and columns gathered / counted in place
+@pytest.mark.parametrize("noise", [0.3, 3.0])
+def test_gathered_and_in_place_counts_give_the_numpy_ranks(monkeypatch, sparse, noise):
+    zi, zt = _pairs(11, 300, 10, noise)
+    zt[20:26] = zt[20]
+    expected = retrieval_ranks(zi, zt)
+    monkeypatch.setattr(rank_sweep, "SPARSE_ROWS", sparse)
+    monkeypatch.setattr(rank_sweep, "SPARSE_COLUMNS", sparse)
+    _assert_same(retrieval_ranks(zi, zt, backend="torch", block_size=64), expected)
 
 
 def test_tie_heavy_integer_data_gives_the_numpy_ties():
