@@ -196,6 +196,7 @@ def _related(seed: int, n: int, dx: int, dy: int) -> tuple[np.ndarray, np.ndarra
     (60, 8, 5, 3, 1e-3), (500, 64, 48, 10, 1e-3), (300, 6, 5, 5, 1e-10),  # N > d: d x d Gram side
     (20, 30, 25, 10, 1e-3), (41, 40, 39, 10, 1e-2), (40, 40, 40, 10, 1e-3),  # N <= d: N x N Gram side
     (6, 10, 12, 8, 1e-3),  # topk beyond the rank N - 1: exact zeros
+    (45, 50, 30, 10, 1e-3), (45, 30, 50, 10, 1e-3),  # one modality on each side
 ])
 def test_cca_proxies_match_the_former_per_pairing_formula(n, dx, dy, topk, ridge):
     """Whitening once per modality changes no value beyond rounding: tolerance 1e-12 absolute
