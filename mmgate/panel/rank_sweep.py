@@ -34,7 +34,7 @@ _CHUNK_BYTES = 1 << 20    # scores handled per sub-chunk: stays in a per-core ca
 _MAX_THREADS = 8
 _THREAD_MIN = 1 << 21     # scores per block below which one thread does the counting
 SPARSE_COLUMNS = 8        # up to 1/8 of a chunk's columns reaching the band, only those are compared
-SPARSE_ROWS = 2           # up to half of its rows reaching the band, only those are gathered and compared
+SPARSE_ROWS = 2           # up to half of a slice's rows reaching the band, only those are gathered and compared
 _MATE_SCORES = 1 << 20    # scores per product of group mates when finding the best relevant score
 
 
@@ -101,41 +101,36 @@ class _Sweeper:
         self.best_row = np.zeros(n, dtype=np.int64)
 
     def run(self, scores: np.ndarray, first_row: int, bands: _Bands, out: SweepResult) -> None:
-        """Sweep rows ``first_row + [0, len(scores))`` (relevant entries already -inf) in
-        cache-sized sub-chunks."""
+        """Sweep rows ``first_row + [0, len(scores))`` (relevant entries already -inf): the image
+        queries of the whole slice at once, the text queries in cache-sized sub-chunks."""
+        self._image_queries(scores, first_row, bands.i2t, bands.targets.i2t_match, out)
         step = self.flags.shape[0]
         for offset in range(0, scores.shape[0], step):
-            self._chunk(scores[offset:offset + step], first_row + offset, bands, out)
-
-    def _chunk(self, scores: np.ndarray, first_row: int, bands: _Bands, out: SweepResult) -> None:
-        self._image_queries(scores, first_row, bands.i2t, bands.targets.i2t_match, out)
-        self._text_queries(scores, first_row, bands.t2i)
+            self._text_queries(scores[offset:offset + step], first_row + offset, bands.t2i)
 
     def _image_queries(self, scores: np.ndarray, first_row: int, band: tuple[np.ndarray, np.ndarray],
                        match: np.ndarray, out: SweepResult) -> None:
-        """Rows of the chunk: rank, ties and top-1 of these image queries. One arg-max per row finds
+        """Rows of the slice: rank, ties and top-1 of these image queries. One arg-max per row finds
         the rows whose best irrelevant score reaches the band (the only ones with a rank or a tie)
-        and is the top-1 of those it beats; only those rows are compared and counted (in place when
-        most rows are)."""
+        and is the top-1 of those it beats; only those rows are compared and counted, a sub-chunk at
+        a time (gathered when up to half of the rows are, else read in place)."""
         m, n = scores.shape
         rows = slice(first_row, first_row + m)
         low, high = band
         best_col = scores.argmax(axis=1)
-        best = scores[np.arange(m), best_col]
-        contested = np.flatnonzero(best >= low[rows])
+        contested = np.flatnonzero(scores[np.arange(m), best_col] >= low[rows])
         above = np.zeros(m, dtype=np.int64)
         at_least = np.zeros(m, dtype=np.int64)
-        if contested.size:
-            dense = contested.size * SPARSE_ROWS > m
-            sub = scores if dense else scores[contested]
-            where = rows if dense else first_row + contested
-            flags = self.flags[:sub.shape[0]]
-            np.greater_equal(sub, low[where, None], out=flags[:, :n])
-            counted = _row_counts(flags)
-            np.greater(sub, high[where, None], out=flags[:, :n])
-            strict = _row_counts(flags)
-            at_least[contested] = counted if not dense else counted[contested]
-            above[contested] = strict if not dense else strict[contested]
+        step = self.flags.shape[0]
+        gather = contested.size * SPARSE_ROWS <= m
+        for start in range(0, contested.size if gather else m, step):
+            group = contested[start:start + step] if gather else np.arange(start, min(m, start + step))
+            sub = scores[group] if gather else scores[start:start + step]
+            flags = self.flags[:group.size]
+            np.greater_equal(sub, low[first_row + group, None], out=flags[:, :n])
+            at_least[group] = _row_counts(flags)
+            np.greater(sub, high[first_row + group, None], out=flags[:, :n])
+            above[group] = _row_counts(flags)
         out.i2t[rows] = above
         out.i2t_ties[rows] = at_least - above
         out.i2t_top1[rows] = np.where(above > 0, best_col, match[rows])
