@@ -13,9 +13,11 @@ calls of different shapes (measured: a few float32 ulps), so without it duplicat
 embeddings would be ordered by rounding noise and results would depend on the block size. The
 reference scores come before the sweep: d from one einsum, and with groups the best of d and the
 group mates' scores, from a product per group in chunks of a fixed size (never N x N, and
-independent of the block size). Each block is swept in sub-chunks of about 1 MB (cache resident)
-by a few threads; memory is O(block x N) and results depend on neither the block size nor the
-thread count.
+independent of the block size). Only queries whose best irrelevant score reaches the band can
+have a rank or a tie, so a block is first reduced (one arg-max per image row, one max per text
+column of each 1 MB sub-chunk) and only those rows and columns are compared and counted. Blocks
+are swept by a few threads; memory is O(block x N) and results depend on neither the block size
+nor the thread count.
 """
 
 from __future__ import annotations
