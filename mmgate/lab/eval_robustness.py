@@ -35,6 +35,7 @@ from mmgate.lab.margins import (
     MODALITIES,
     TEMPERATURE_NOTE,
     margin_curve,
+    margin_evidence,
 )
 from mmgate.lab.pools import allowed_counts, sample_pools
 from mmgate.lab.robustness import degradation_slope
@@ -250,22 +251,13 @@ def robustness_margin(knob: str, canary: PairedSet, embed: Embed, contract: Cont
     limits = acceptance_limits(contract)
     evaluate = _Evaluator(spec, canary, embed, limits, seed)
     measured = margin_curve(evaluate, evaluate.points, spec.grid, spec.tolerance)
-    evidence: dict[str, Any] = {
-        "knob": spec.name,
-        "description": spec.description,
-        "unit": spec.unit,
-        "range": [0.0, spec.top],
-        "tolerance": spec.tolerance,
-        "margin": measured["margin"],
-        "bounded": measured["bounded"],
-        "measured_at": "evaluation time: the canary perturbed and re-embedded, the model unchanged",
-        "operator": None if spec.operator is None else spec.operator(spec.top, seed).to_json(),
-        "basis": "point estimates of the acceptance gates (no bootstrap), both directions; bisection "
-                 "assumes acceptance is monotone in the intensity",
-        "acceptance_gates": {gate: {"op": t.op, "value": t.value} for gate, t in limits.items()},
-        **{key: measured[key] for key in ("curve", "slopes", "slope_sign", "evaluations",
-                                          "non_monotone_grid_points")},
-    }
+    evidence = margin_evidence(
+        spec, measured,
+        measured_at="evaluation time: the canary perturbed and re-embedded, the model unchanged",
+        operator=None if spec.operator is None else spec.operator(spec.top, seed).to_json(),
+        basis="point estimates of the acceptance gates (no bootstrap), both directions; bisection "
+              "assumes acceptance is monotone in the intensity",
+        acceptance_gates={gate: {"op": t.op, "value": t.value} for gate, t in limits.items()})
     if spec.scores_only:
         evidence["invariance"] = (f"{TemperatureScale.NAME}: {TEMPERATURE_NOTE}; here the unperturbed "
                                   "evaluation stands for every grid point")

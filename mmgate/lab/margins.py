@@ -274,6 +274,23 @@ def bisect_margin(passes: Callable[[float], bool], grid: tuple[float, ...],
     return low, True
 
 
+def margin_evidence(spec: Any, measured: Mapping[str, Any], **specific: Any) -> dict[str, Any]:
+    """The evidence every robustness margin reports (the knob, its margin from ``margin_curve``'s
+    ``measured``, then the curve), with the subject's ``specific`` keys in between."""
+    return {
+        "knob": spec.name,
+        "description": spec.description,
+        "unit": spec.unit,
+        "range": [0.0, spec.top],
+        "tolerance": spec.tolerance,
+        "margin": measured["margin"],
+        "bounded": measured["bounded"],
+        **specific,
+        **{key: measured[key] for key in ("curve", "slopes", "slope_sign", "evaluations",
+                                          "non_monotone_grid_points")},
+    }
+
+
 def margin_curve(evaluate: Callable[[float], dict[str, Any]], points: Mapping[float, Mapping[str, Any]],
                  grid: tuple[float, ...], tolerance: float) -> dict[str, Any]:
     """The margin of a knob (bisected on ``evaluate(x)["passes"]`` to ``tolerance``), its curve over
@@ -305,20 +322,11 @@ def robustness_margin(trainer: ReferenceTrainer, condition: Condition, seed: int
     spec = knob_named(knob)
     evaluate = _Evaluator(trainer, condition, seed, spec, contract)
     measured = margin_curve(evaluate, evaluate.points, spec.grid, spec.tolerance)
-    evidence: dict[str, Any] = {
-        "knob": spec.name,
-        "description": spec.description,
-        "unit": spec.unit,
-        "range": [0.0, spec.top],
-        "tolerance": spec.tolerance,
-        "margin": measured["margin"],
-        "bounded": measured["bounded"],
-        "basis": "point estimates of the acceptance gates (no bootstrap), every direction and "
-                 "modality; bisection assumes acceptance is monotone in the intensity",
-        "acceptance_gates": list(ACCEPTANCE_GATES),
-        **{key: measured[key] for key in ("curve", "slopes", "slope_sign", "evaluations",
-                                          "non_monotone_grid_points")},
-    }
+    evidence = margin_evidence(
+        spec, measured,
+        basis="point estimates of the acceptance gates (no bootstrap), every direction and "
+              "modality; bisection assumes acceptance is monotone in the intensity",
+        acceptance_gates=list(ACCEPTANCE_GATES))
     if spec.scores_scaled:
         evidence["invariance"] = TEMPERATURE_NOTE
     return evidence
