@@ -32,7 +32,6 @@ from mmgate.panel.validate import (
 _NULL_STREAM = 41
 _CODES_PER_CHUNK = 1 << 22
 _CROSS_BLOCK_BYTES = 4 << 20
-_ZERO_CHECK_ROWS = 1 << 14
 _MAX_THREADS = 8
 _MIN_ORDERS_PER_TASK = 2
 _GRAM_STACK_BYTES = 32 << 20
@@ -186,15 +185,19 @@ def _covariance_side(z: np.ndarray, name: str, ridge: float) -> _Side:
     covariance of the centred unit rows (shift as in ``_gram_side``), in two blocked passes (the
     mean first, so the covariance is of centred rows and loses no digits)."""
     n, d = z.shape
-    zero = [start + np.flatnonzero(~z[start:start + _ZERO_CHECK_ROWS].any(axis=1))
-            for start in range(0, n, _ZERO_CHECK_ROWS)]
-    zero_rows = np.concatenate(zero)
-    if zero_rows.size:
-        raise zero_rows_error(name, zero_rows.size, int(zero_rows[0]))
     starts = _block_starts(n, d)
     total = np.zeros(d)
+    zero = []
     for start in starts:
-        total += unit_rows(z[start:start + starts.step], name, np.float64).sum(axis=0)
+        block = z[start:start + starts.step]
+        empty = np.flatnonzero(~block.any(axis=1))
+        if empty.size:
+            zero.append(start + empty)
+        else:
+            total += unit_rows(block, name, np.float64).sum(axis=0)
+    if zero:
+        zero_rows = np.concatenate(zero)
+        raise zero_rows_error(name, zero_rows.size, int(zero_rows[0]))
     side = _Side(z, name, None, total / n, None)
     cov = np.zeros((d, d))
     for start in starts:

@@ -111,8 +111,7 @@ def _embed_rows(embed: Callable[[Any], Any], items: Any, n: int, modality: str, 
         z[start:stop] = block
         if progress is not None:
             progress(stop, n, modality)
-    if z is None:
-        raise EncoderOutputError(f"{modality}: no rows to embed")
+    assert z is not None, "callers embed at least one row"
     _checked_values(z, modality)
     return z
 
