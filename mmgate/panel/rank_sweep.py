@@ -95,6 +95,7 @@ class _Sweeper:
     results go straight to the output, rows being disjoint between threads)."""
 
     def __init__(self, n: int, chunk_rows: int, dtype: np.dtype):
+        """Scratch for blocks of ``chunk_rows`` image rows against ``n`` texts."""
         width = -(-n // _GROUP) * _GROUP
         self.flags = np.zeros((chunk_rows, width), dtype=bool)
         self.above = np.zeros(n, dtype=np.int64)
@@ -192,13 +193,22 @@ def _thread_count(rows: int, n: int, chunk_rows: int) -> int:
     return max(1, min(os.cpu_count() or 1, _MAX_THREADS, -(-rows // chunk_rows)))
 
 
-def _group_runs(groups: np.ndarray) -> list[np.ndarray]:
-    """Row indices (ascending) of every group with two or more rows (singletons need no product)."""
-    order = np.argsort(groups, kind="stable")
-    cuts = np.flatnonzero(np.diff(groups[order])) + 1
-    starts, stops = np.r_[0, cuts], np.r_[cuts, order.size]
-    shared = stops - starts > 1
-    return [order[a:b] for a, b in zip(starts[shared], stops[shared])]
+Relevance = tuple[np.ndarray, np.ndarray]
+
+
+def relevance_of(groups: np.ndarray | Relevance | None) -> Relevance | None:
+    """(image labels, text labels): one label array serves both sides of row-paired data."""
+    if groups is None or isinstance(groups, tuple):
+        return groups
+    return groups, groups
+
+
+def _label_runs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Indices sorted by label, and per distinct label its value, first and end position."""
+    order = np.argsort(labels, kind="stable")
+    cuts = np.flatnonzero(np.diff(labels[order])) + 1
+    starts = np.r_[0, cuts]
+    return order, labels[order][starts] if order.size else labels[:0], starts, np.r_[cuts, order.size]
 
 
 def _raise(score: np.ndarray, match: np.ndarray, queries: np.ndarray, best: np.ndarray,
@@ -209,68 +219,113 @@ def _raise(score: np.ndarray, match: np.ndarray, queries: np.ndarray, best: np.n
     match[queries[higher]] = candidates[higher]
 
 
-def _raise_to_mates(zi: np.ndarray, zt: np.ndarray, diag: np.ndarray, members: np.ndarray,
-                    targets: Targets) -> None:
-    """Raise each member's references to its best group mate's score where strictly higher (the
-    true pair, then the lowest index, wins equal scores), from products of a fixed size."""
-    m = members.size
-    mates = zt[members]
-    step = max(1, _MATE_SCORES // m)
-    for start in range(0, m, step):
-        rows = members[start:start + step]
-        local = np.arange(rows.size)
+def _raise_pairs(zi: np.ndarray, zt: np.ndarray, img: np.ndarray, txt: np.ndarray,
+                 targets: Targets, diag: np.ndarray | None) -> None:
+    """Raise references over explicit relevant (image, text) pairs, scored by an einsum in chunks:
+    per query the best pair (the lowest candidate among equal scores), where strictly higher. A
+    true pair keeps its own score ``diag`` (bitwise), so it wins equal scores."""
+    step = _MATE_SCORES
+    for start in range(0, img.size, step):
+        a, b = img[start:start + step], txt[start:start + step]
+        scores = np.einsum("ij,ij->i", zi[a], zt[b])
+        if diag is not None:
+            own = np.flatnonzero(a == b)
+            scores[own] = diag[a[own]]
+        for queries, candidates, score, match in ((a, b, targets.i2t_score, targets.i2t_match),
+                                                  (b, a, targets.t2i_score, targets.t2i_match)):
+            order = np.lexsort((candidates, -scores, queries))
+            first = order[np.r_[True, queries[order][1:] != queries[order][:-1]]]
+            _raise(score, match, queries[first], scores[first], candidates[first])
+
+
+def _raise_block(zi: np.ndarray, zt: np.ndarray, images: np.ndarray, texts: np.ndarray,
+                 targets: Targets, diag: np.ndarray | None) -> None:
+    """Raise references within one relevant set with several members on both sides, from products
+    of a fixed size (never larger than _MATE_SCORES scores); true pairs keep ``diag`` as above."""
+    mates = zt[texts]
+    step = max(1, _MATE_SCORES // texts.size)
+    for start in range(0, images.size, step):
+        rows = images[start:start + step]
         scores = zi[rows] @ mates.T
-        scores[local, start + local] = diag[rows]
+        if diag is not None:
+            r, c = np.nonzero(rows[:, None] == texts[None, :])
+            scores[r, c] = diag[rows[r]]
         best = scores.argmax(axis=1)
-        _raise(targets.i2t_score, targets.i2t_match, rows, scores[local, best], members[best])
+        _raise(targets.i2t_score, targets.i2t_match, rows, scores[np.arange(rows.size), best], texts[best])
         best = scores.argmax(axis=0)
-        _raise(targets.t2i_score, targets.t2i_match, members, scores[best, np.arange(m)], rows[best])
+        _raise(targets.t2i_score, targets.t2i_match, texts, scores[best, np.arange(texts.size)], rows[best])
 
 
-def reference_targets(zi: np.ndarray, zt: np.ndarray, groups: np.ndarray | None) -> Targets:
-    """Reference score and top-1 candidate per query: the true pair's (einsum), raised with
-    ``groups`` to the best score of a group mate in either direction."""
-    n = zi.shape[0]
-    diag = np.einsum("ij,ij->i", zi, zt)
-    targets = Targets(diag.copy(), np.arange(n), diag.copy(), np.arange(n))
-    for members in ([] if groups is None else _group_runs(groups)):
-        _raise_to_mates(zi, zt, diag, members, targets)
+def reference_targets(zi: np.ndarray, zt: np.ndarray, groups: np.ndarray | Relevance | None) -> Targets:
+    """Reference score and top-1 candidate per query: the true pair's (einsum) for row-paired data,
+    raised with labels to the best score of a relevant candidate in either direction (the true
+    pair, then the lowest index, wins equal scores). Sets with one member on a side are scored
+    as explicit pairs; larger ones by products of a fixed size."""
+    relevance = relevance_of(groups)
+    m_img, m_txt = zi.shape[0], zt.shape[0]
+    diag = None
+    if relevance is None or m_img == m_txt and relevance[0] is relevance[1]:
+        diag = np.einsum("ij,ij->i", zi, zt)
+        targets = Targets(diag.copy(), np.arange(m_img), diag.copy(), np.arange(m_img))
+    else:
+        targets = Targets(np.full(m_img, -np.inf, zi.dtype), np.zeros(m_img, np.int64),
+                          np.full(m_txt, -np.inf, zi.dtype), np.zeros(m_txt, np.int64))
+    if relevance is None:
+        return targets
+    img_order, img_labels, img_start, img_stop = _label_runs(relevance[0])
+    txt_order, txt_labels, txt_start, txt_stop = _label_runs(relevance[1])
+    at = np.searchsorted(txt_labels, img_labels)
+    pair_img, pair_txt = [], []
+    for g, t in enumerate(at):
+        images = img_order[img_start[g]:img_stop[g]]
+        texts = txt_order[txt_start[t]:txt_stop[t]]
+        if images.size > 1 and texts.size > 1:
+            _raise_block(zi, zt, images, texts, targets, diag)
+        else:
+            pair_img.append(np.repeat(images, texts.size))
+            pair_txt.append(np.tile(texts, images.size))
+    if pair_img:
+        _raise_pairs(zi, zt, np.concatenate(pair_img), np.concatenate(pair_txt), targets, diag)
     return targets
 
 
-def _mask_relevant(scores: np.ndarray, start: int, groups: np.ndarray | None,
+def _mask_relevant(scores: np.ndarray, start: int, relevance: Relevance | None,
                    mask: np.ndarray | None) -> None:
     """Set the entries of a block (rows ``start + [0, len(scores))``) whose image and text are
-    relevant to each other to -inf: the true pairs, or every pair within a group."""
+    relevant to each other to -inf: the true pairs, or every pair with equal labels."""
     rows = scores.shape[0]
-    if groups is None:
+    if relevance is None:
         own = np.arange(start, start + rows)
         scores[own - start, own] = -np.inf
         return
-    np.equal(groups[start:start + rows, None], groups, out=mask[:rows])
+    np.equal(relevance[0][start:start + rows, None], relevance[1], out=mask[:rows])
     np.putmask(scores, mask[:rows], -np.inf)
 
 
-def sweep_ranks(zi: np.ndarray, zt: np.ndarray, block: int, groups: np.ndarray | None = None) -> SweepResult:
-    """Ranks, ties and top-1 of both directions for unit rows ``zi``, ``zt`` (same dtype and shape);
-    with ``groups`` (int64, shape (N,)) every candidate sharing the query's group is relevant."""
-    n = zi.shape[0]
-    targets = reference_targets(zi, zt, groups)
+def sweep_ranks(zi: np.ndarray, zt: np.ndarray, block: int,
+                groups: np.ndarray | Relevance | None = None) -> SweepResult:
+    """Ranks, ties and top-1 of both directions for unit rows ``zi`` (images) and ``zt`` (texts) of
+    one dtype and width. Without ``groups`` row i of each is a pair (same row count); with one label
+    array (int64, per row of both) or a pair (image labels, text labels; the row counts may then
+    differ), every candidate whose label equals the query's is relevant."""
+    relevance = relevance_of(groups)
+    m_img, n = zi.shape[0], zt.shape[0]
+    targets = reference_targets(zi, zt, relevance)
     tol = zi.dtype.type(score_tolerance(zi.shape[1], zi.dtype))
     bands = _Bands((targets.i2t_score - tol, targets.i2t_score + tol),
                    (targets.t2i_score - tol, targets.t2i_score + tol), targets)
-    out = SweepResult(*(np.zeros(n, dtype=np.int64) for _ in range(6)))
+    out = SweepResult(*(np.zeros(size, dtype=np.int64) for size in (m_img, n, m_img, n, m_img, n)))
     chunk_rows = int(min(_LANE_MAX, block, max(1, _CHUNK_BYTES // (n * zi.dtype.itemsize))))
     threads = _thread_count(block, n, chunk_rows)
     sweeps = [_Sweeper(n, chunk_rows, zi.dtype) for _ in range(threads)]
-    scores = np.empty((block, n), dtype=zi.dtype)
-    mask = None if groups is None else np.empty((block, n), dtype=bool)
+    scores = np.empty((min(block, m_img), n), dtype=zi.dtype)
+    mask = None if relevance is None else np.empty(scores.shape, dtype=bool)
     with ThreadPoolExecutor(max_workers=threads) if threads > 1 else nullcontext() as pool:
-        for start in range(0, n, block):
-            stop = min(n, start + block)
+        for start in range(0, m_img, block):
+            stop = min(m_img, start + block)
             s = scores[:stop - start]
             np.matmul(zi[start:stop], zt.T, out=s)
-            _mask_relevant(s, start, groups, mask)
+            _mask_relevant(s, start, relevance, mask)
             if pool is None:
                 sweeps[0].run(s, start, bands, out)
                 continue

@@ -29,7 +29,7 @@ import numpy as np
 
 from mmgate.errors import ConfigError, InputError
 from mmgate.panel import rank_sweep
-from mmgate.panel.rank_sweep import SweepResult, reference_targets, score_tolerance
+from mmgate.panel.rank_sweep import Relevance, SweepResult, reference_targets, relevance_of, score_tolerance
 from mmgate.panel.validate import block_rows, config_int
 
 BACKENDS = ("numpy", "torch")
@@ -120,12 +120,14 @@ def _unit_tensor(z: Any, name: str, dtype: Any, torch: ModuleType) -> Any:
     return out
 
 
-def unit_tensor_pair(z_img: object, z_txt: object, device: str | None) -> tuple[Any, Any]:
-    """Validated, L2-normalised pair on ``device`` (default: the inputs' device) in one compute dtype."""
+def unit_tensor_pair(z_img: object, z_txt: object, device: str | None,
+                     paired: bool = True) -> tuple[Any, Any]:
+    """Validated, L2-normalised pair on ``device`` (default: the inputs' device) in one compute
+    dtype; equal row counts unless not ``paired``."""
     torch = torch_module()
     zi = _real_tensor(z_img, "z_img", torch, device)
     zt = _real_tensor(z_txt, "z_txt", torch, zi.device if device is None else device)
-    if zi.shape[0] != zt.shape[0]:
+    if paired and zi.shape[0] != zt.shape[0]:
         raise InputError(f"shape mismatch: z_img has N={zi.shape[0]} rows but z_txt has N={zt.shape[0]}; "
                          "pairs are matched by row")
     if zi.shape[1] != zt.shape[1]:
@@ -165,7 +167,7 @@ class DeviceSweep:
     t2i_low: Any
     t2i_high: Any
     t2i_match: Any
-    groups: Any
+    labels: Any
     scores: Any
     i2t: Any
     i2t_ties: Any
@@ -176,9 +178,9 @@ class DeviceSweep:
     t2i_best_row: Any
 
 
-def _device_targets(ui: Any, ut: Any, groups: np.ndarray | None, torch: ModuleType) -> tuple[Any, Any, Any, Any]:
+def _device_targets(ui: Any, ut: Any, groups: Relevance | None, torch: ModuleType) -> tuple[Any, Any, Any, Any]:
     """(i2t score, i2t match, t2i score, t2i match) on the device: the paired score from one einsum,
-    or with ``groups`` the host's ``reference_targets`` (same products, same tie-breaking)."""
+    or with labels the host's ``reference_targets`` (same products, same tie-breaking)."""
     if groups is None:
         diag = torch.einsum("ij,ij->i", ui, ut)
         own = torch.arange(ui.shape[0], device=ui.device)
@@ -188,30 +190,35 @@ def _device_targets(ui: Any, ut: Any, groups: np.ndarray | None, torch: ModuleTy
                  for a in (host.i2t_score, host.i2t_match, host.t2i_score, host.t2i_match))
 
 
-def start_sweep(ui: Any, ut: Any, block: int, groups: np.ndarray | None) -> DeviceSweep:
-    """Targets, bands, buffers and zeroed accumulators for sweeping unit rows ``ui``, ``ut``."""
+def start_sweep(ui: Any, ut: Any, block: int, groups: np.ndarray | Relevance | None) -> DeviceSweep:
+    """Targets, bands, buffers and zeroed accumulators for sweeping unit rows ``ui`` (images)
+    against ``ut`` (texts); labels as in ``rank_sweep.sweep_ranks``."""
     torch = torch_module()
-    n, dim = ui.shape
-    i2t_score, i2t_match, t2i_score, t2i_match = _device_targets(ui, ut, groups, torch)
+    relevance = relevance_of(groups)
+    m, dim = ui.shape
+    n = ut.shape[0]
+    i2t_score, i2t_match, t2i_score, t2i_match = _device_targets(ui, ut, relevance, torch)
     tol = score_tolerance(dim, np.dtype(str(ui.dtype).removeprefix("torch.")))
 
-    def zeros() -> Any:
-        return torch.zeros(n, dtype=torch.int64, device=ui.device)
+    def zeros(size: int) -> Any:
+        return torch.zeros(size, dtype=torch.int64, device=ui.device)
 
+    labels = None if relevance is None else tuple(torch.from_numpy(a).to(ui.device) for a in relevance)
     return DeviceSweep(i2t_score - tol, i2t_score + tol, i2t_match, t2i_score - tol, t2i_score + tol, t2i_match,
-                       None if groups is None else torch.from_numpy(groups).to(ui.device),
-                       torch.empty((block, n), dtype=ui.dtype, device=ui.device),
-                       zeros(), zeros(), zeros(), zeros(), zeros(),
-                       torch.full((n,), float("-inf"), dtype=ui.dtype, device=ui.device), zeros())
+                       labels, torch.empty((block, n), dtype=ui.dtype, device=ui.device),
+                       zeros(m), zeros(m), zeros(m), zeros(n), zeros(n),
+                       torch.full((n,), float("-inf"), dtype=ui.dtype, device=ui.device), zeros(n))
 
 
-def _mask_relevant(scores: Any, start: int, groups: Any, torch: ModuleType) -> None:
-    """Set the block's relevant entries (true pairs, or same-group pairs) to -inf, in place."""
-    if groups is None:
+def _mask_relevant(scores: Any, start: int, labels: Any, torch: ModuleType) -> None:
+    """Set the block's relevant entries (true pairs, or equal-label pairs) to -inf, in place."""
+    if labels is None:
         rows = torch.arange(scores.shape[0], device=scores.device)
         scores[rows, rows + start] = float("-inf")
         return
-    scores.masked_fill_(groups[start:start + scores.shape[0], None] == groups[None, :], float("-inf"))
+    image_labels, text_labels = labels
+    scores.masked_fill_(image_labels[start:start + scores.shape[0], None] == text_labels[None, :],
+                        float("-inf"))
 
 
 def sweep_block(ui: Any, ut: Any, start: int, stop: int, state: DeviceSweep) -> None:
@@ -219,7 +226,7 @@ def sweep_block(ui: Any, ut: Any, start: int, stop: int, state: DeviceSweep) -> 
     torch = torch_module()
     scores = state.scores[:stop - start]
     torch.matmul(ui[start:stop], ut.T, out=scores)
-    _mask_relevant(scores, start, state.groups, torch)
+    _mask_relevant(scores, start, state.labels, torch)
     _image_queries(scores, start, state, torch)
     _text_queries(scores, start, state, torch)
 
@@ -273,9 +280,10 @@ def finish_sweep(state: DeviceSweep) -> SweepResult:
     return SweepResult(*(t.cpu().numpy().astype(np.int64, copy=False) for t in tensors))
 
 
-def torch_sweep_ranks(ui: Any, ut: Any, block: int, groups: np.ndarray | None = None) -> SweepResult:
+def torch_sweep_ranks(ui: Any, ut: Any, block: int, groups: np.ndarray | Relevance | None = None) -> SweepResult:
     """``rank_sweep.sweep_ranks`` for unit-row tensors on their device, in blocks of ``block`` rows
-    (TF32 off); ``groups`` are validated int64 host labels or None."""
+    (TF32 off); ``groups`` are validated int64 host labels (one array, or image and text labels)
+    or None."""
     torch = torch_module()
     n = ui.shape[0]
     block = min(n, config_int(block, "block_size", 1))

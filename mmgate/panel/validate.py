@@ -49,11 +49,13 @@ def embedding_matrix(z: object, name: str = "z") -> np.ndarray:
     return arr
 
 
-def embedding_pair(z_img: object, z_txt: object, same_dim: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Validate two row-paired embedding matrices: equal N, and equal d when ``same_dim``."""
+def embedding_pair(z_img: object, z_txt: object, same_dim: bool = True,
+                   paired: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Validate two embedding matrices: equal N when ``paired`` (rows matched by index), equal d
+    when ``same_dim``."""
     zi = embedding_matrix(z_img, "z_img")
     zt = embedding_matrix(z_txt, "z_txt")
-    if zi.shape[0] != zt.shape[0]:
+    if paired and zi.shape[0] != zt.shape[0]:
         raise InputError(f"shape mismatch: z_img has N={zi.shape[0]} rows but z_txt has N={zt.shape[0]}; "
                          "pairs are matched by row")
     if same_dim and zi.shape[1] != zt.shape[1]:

@@ -95,6 +95,20 @@ def _groups(groups: Any, n: int) -> np.ndarray | None:
     return copy
 
 
+def _item_ids(field: str, ids: Any, n: int) -> np.ndarray | None:
+    """Explicit per-row item ids (integers or strings): rows with equal ids hold one item."""
+    if ids is None:
+        return None
+    arr = np.asarray(ids)
+    if arr.ndim != 1 or arr.shape[0] != n or not (np.issubdtype(arr.dtype, np.integer)
+                                                  or arr.dtype.kind == "U"):
+        raise InputError(f"PairedSet.{field}: expected a 1-D array of integer or string ids of "
+                         f"length {n}, got dtype {arr.dtype} shape {arr.shape}")
+    copy = arr.astype(np.int64) if arr.dtype.kind in "iu" else arr.copy()
+    copy.setflags(write=False)
+    return copy
+
+
 def _frame(tag: bytes, payload: bytes) -> bytes:
     return tag + len(payload).to_bytes(8, "big") + payload
 
@@ -140,7 +154,9 @@ class PairedSet:
     mmgate only slices ``images``/``texts`` and hands slices to the encoder; ``factors`` and
     ``confounders`` map a name to an integer label per row. ``groups`` (optional, an integer label
     per row) widens relevance beyond the pair: a candidate is relevant to a query when they share a
-    group (the five captions of one image, the images of one class).
+    group (the five captions of one image, the images of one class). ``image_ids`` / ``text_ids``
+    (optional, an integer or string id per row) say which rows hold the same item; without them
+    identical content is one item (see ``mmgate.subjects.items``).
     """
 
     images: Any
@@ -149,6 +165,8 @@ class PairedSet:
     confounders: Mapping[str, np.ndarray] | None = None
     name: str = "canary"
     groups: np.ndarray | None = None
+    image_ids: np.ndarray | None = None
+    text_ids: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -163,6 +181,8 @@ class PairedSet:
         object.__setattr__(self, "factors", _labels("factors", self.factors, n_images))
         object.__setattr__(self, "confounders", _labels("confounders", self.confounders, n_images))
         object.__setattr__(self, "groups", _groups(self.groups, n_images))
+        object.__setattr__(self, "image_ids", _item_ids("image_ids", self.image_ids, n_images))
+        object.__setattr__(self, "text_ids", _item_ids("text_ids", self.text_ids, n_images))
 
     @classmethod
     def from_manifest(cls, path: str | os.PathLike, image_column: str = "image",
@@ -196,6 +216,8 @@ class PairedSet:
             confounders={k: v[idx] for k, v in self.confounders.items()},
             name=self.name,
             groups=None if self.groups is None else self.groups[idx],
+            image_ids=None if self.image_ids is None else self.image_ids[idx],
+            text_ids=None if self.text_ids is None else self.text_ids[idx],
         )
 
     def items_fingerprint(self, field: str) -> str:
@@ -217,4 +239,7 @@ class PairedSet:
                     labels[key], key)))
         if self.groups is not None:
             digest.update(_frame(b"G", _array_bytes(self.groups, "groups")))
+        for tag, ids in ((b"J", self.image_ids), (b"U", self.text_ids)):
+            if ids is not None:
+                digest.update(_frame(tag, _array_bytes(ids, "ids")))
         return digest.hexdigest()
