@@ -17,9 +17,8 @@ def test_variance_floor(gate, measured, modality):
 def test_effective_rank(gate, measured, modality):
     geometry = measured.geometry(modality)
     declared = gate.threshold()
-    groups = measured.canary.groups
-    floor, basis = gate.contract.effective_rank_floor(geometry["n_rows"], geometry["dimension"],
-                                                      None if groups is None else len(set(groups.tolist())))
+    floor, basis = gate.contract.effective_rank_floor(geometry["n_items"], geometry["dimension"],
+                                                      geometry["relevant_sets"])
     gate.check(f"{modality} effective rank", geometry["effective_rank"],
                gate.threshold(declared.op, floor), evidence={**geometry, "floor": basis})
 
@@ -44,6 +43,8 @@ def test_hubness(gate, measured, direction):
 
 def test_rank_divergence(gate, measured):
     divergence = measured.divergence()
+    if divergence["rank_divergence"] is None:
+        gate.not_applicable(divergence["not_comparable"])
     gate.check("effective-rank divergence between the towers", divergence["rank_divergence"],
                gate.threshold(), evidence=divergence)
 

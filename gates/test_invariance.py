@@ -2,7 +2,7 @@
 of the pairs exactly, swapping the modality roles swaps the directions, declared benign input
 changes cost at most a budget, and more image noise never helps beyond bootstrap noise."""
 
-from mmgate.panel import retrieval_ranks
+from mmgate.panel import item_ranks
 from mmgate.perturb import GaussianNoise, registry_for
 from mmgate.perturb.effects import (
     joint_permutation,
@@ -12,6 +12,7 @@ from mmgate.perturb.effects import (
     recall_drop,
     role_swap_report,
 )
+from mmgate.subjects.items import canary_items
 
 NOISE_LEVELS = (0.0, 0.05, 0.1, 0.2)
 
@@ -26,8 +27,9 @@ def test_permutation_invariance(gate, mmgate_context, subject, measured, seed):
     order = joint_permutation(len(canary), seed)
     permuted = canary.take(order)
     embedded = mmgate_context.embed(subject, permuted, "joint-permutation", seed)
-    report = permutation_report(measured.sample_ranks, retrieval_ranks(embedded.z_img, embedded.z_txt,
-                                                                       groups=permuted.groups), order)
+    permuted_items = canary_items(permuted)
+    report = permutation_report(measured.sample_ranks, canary_items(canary),
+                                item_ranks(embedded.z_img, embedded.z_txt, permuted_items), permuted_items, order)
     gate.check("queries whose rank did not follow a joint permutation of the pairs",
                report["mismatched_queries"], gate.threshold("==", 0),
                evidence={**report, **measured.sample.evidence()})
@@ -35,8 +37,8 @@ def test_permutation_invariance(gate, mmgate_context, subject, measured, seed):
 
 def test_role_swap(gate, measured):
     embeddings = measured.sample_embeddings
-    report = role_swap_report(measured.sample_ranks, retrieval_ranks(embeddings.z_txt, embeddings.z_img,
-                                                                     groups=measured.sample.canary.groups))
+    swapped = canary_items(measured.sample.canary).swapped()
+    report = role_swap_report(measured.sample_ranks, item_ranks(embeddings.z_txt, embeddings.z_img, swapped))
     gate.check("queries whose rank changed when the modality roles were swapped",
                report["mismatched_queries"], gate.threshold("==", 0),
                evidence={**report, **measured.sample.evidence()})

@@ -1,7 +1,10 @@
 """Panel measurements of one subject's canary embeddings at one seed, computed lazily and once.
 
-The seed drives the bootstrap and the permutation nulls, so the same embeddings give the same
-numbers in every process (that is what makes ``-n 0`` and ``-n 2`` agree).
+Everything is measured over the canary's unique items per side (``mmgate.subjects.items``), as
+the field counts them: retrieval, pair AUC and symmetry rank unique images against unique texts,
+geometry, spectra, hubness and the MI probe read each side's unique rows; only the CCA probe and
+numerical health read the rows (pairs). The seed drives the bootstrap and the permutation nulls,
+so the same embeddings give the same numbers in every process (``-n 0`` and ``-n 2`` agree).
 """
 
 from __future__ import annotations
@@ -16,11 +19,13 @@ from mmgate import panel
 from mmgate.errors import InputError
 from mmgate.gating.contract import Contract
 from mmgate.gating.snapshot import snapshot
-from mmgate.panel.hubness import distinct_hubness, occurrence_counts, occurrence_summary
-from mmgate.panel.partner_auc import partner_auc_from_ranks, partner_auc_per_query
-from mmgate.panel.validate import block_rows, neighbour_count, unit_pair
+from mmgate.panel.bootstrap import difference_ci
+from mmgate.panel.hubness import occurrence_counts, occurrence_summary
+from mmgate.panel.partner_auc import partner_auc_from_ranks, relevant_auc_per_query
+from mmgate.panel.validate import block_rows, embedding_pair, neighbour_count, shared_unit_rows
 from mmgate.perturb.sample import CanarySample, canary_sample
 from mmgate.subjects.embedding import Embeddings
+from mmgate.subjects.items import CanaryItems, canary_items
 from mmgate.subjects.paired import PairedSet
 
 HUBNESS_K = 10
@@ -31,6 +36,8 @@ CCA_TOPK = 10
 CCA_NULL_PERMUTATIONS = 20
 CCA_NULL_STREAM = 7
 PER_CLASS_LISTED = 50
+CAP_LIMITED = 0.5  # a side whose effective rank exceeds this share of its cap may be held down by it
+MIN_RELEVANT_SETS = 50  # fewest relevant sets to compare the towers' ranks over when a cap limits one side
 
 
 class Measurements:
@@ -45,15 +52,31 @@ class Measurements:
         self.device = device
         self._geometry: dict[str, dict[str, Any]] = {}
 
-    def _z(self, modality: str) -> np.ndarray:
+    def _rows(self, modality: str) -> np.ndarray:
         return self.embeddings.z_img if modality == "image" else self.embeddings.z_txt
+
+    def _z(self, modality: str) -> np.ndarray:
+        """One modality's unique items (the rows themselves for a one-to-one canary)."""
+        rows = self._rows(modality)
+        return rows if self.items.one_to_one else rows[self.items.side(modality).rows]
+
+    @cached_property
+    def items(self) -> CanaryItems:
+        """The canary's unique images and texts and the relevance between them."""
+        return canary_items(self.canary)
+
+    @property
+    def relevance(self) -> str:
+        """How relevance was read: one-to-one pairs, declared groups, or shared items."""
+        if self.items.one_to_one:
+            return "pairs"
+        return "groups" if self.canary.groups is not None else "shared items"
 
     @cached_property
     def ranks(self) -> panel.RetrievalRanks:
-        """Ranks of every query's relevant candidates: its partner, or its group when the canary
-        declares groups (the five captions of one image, the images of one class)."""
-        return panel.retrieval_ranks(self.embeddings.z_img, self.embeddings.z_txt, groups=self.canary.groups,
-                                     device=self.device)
+        """Ranks of every query's relevant candidates among the unique items of the other side: its
+        partner, or every item sharing its label (the five captions of one image, a class prompt)."""
+        return panel.item_ranks(self.embeddings.z_img, self.embeddings.z_txt, self.items, device=self.device)
 
     @cached_property
     def sample(self) -> CanarySample:
@@ -72,19 +95,13 @@ class Measurements:
         return self.sample.clean_ranks(self.embeddings) if self.sample.sampled else self.ranks
 
     @cached_property
-    def duplicates(self) -> dict[str, int]:
-        """Rows repeating an earlier row's embedding, per modality: without groups a repeated caption
-        ties with the true match and counts against it, so the evidence says so."""
-        return {"images": panel.duplicate_rows(self.embeddings.z_img),
-                "texts": panel.duplicate_rows(self.embeddings.z_txt)}
-
-    @cached_property
     def _partner_aucs(self) -> dict[str, np.ndarray]:
-        """Per-query pair AUCs; without groups read off the ranks pass (the same numbers, see
-        ``partner_auc_from_ranks``) instead of two more N x N passes."""
-        if self.canary.groups is None and self.device is None:
+        """Per-query pair AUCs; one-to-one read off the ranks pass (the same numbers, see
+        ``partner_auc_from_ranks``) instead of two more N x N passes, else over unique items."""
+        if self.items.one_to_one and self.device is None:
             return partner_auc_from_ranks(self.ranks, self.embeddings.z_img, self.embeddings.z_txt)
-        return partner_auc_per_query(self.embeddings.z_img, self.embeddings.z_txt, groups=self.canary.groups)
+        return relevant_auc_per_query(self._z("image"), self._z("text"), self.items.images.labels,
+                                      self.items.texts.labels)
 
     def _direction_ranks(self, direction: str) -> np.ndarray:
         return self.ranks.i2t if direction == "image_to_text" else self.ranks.t2i
@@ -97,11 +114,18 @@ class Measurements:
         return panel.bootstrap_ci(values, n_boot=self.contract.bootstrap_resamples,
                                   alpha=self.contract.bootstrap_alpha, seed=self.seed)
 
+    def _candidates(self, direction: str) -> tuple[int, str]:
+        """Number of candidates a query of ``direction`` ranks, and what they are."""
+        if direction == "image_to_text":
+            return self.ranks.n_texts, "unique texts"
+        return self.ranks.n_images, "unique images"
+
     def recall(self, direction: str, k: int) -> tuple[float, tuple[float, float]]:
         """Recall@k in one direction with its bootstrap interval over queries. Ties count against
         the true match here (rank + ties < k), so a collapsed space cannot pass on ties."""
-        if k > len(self.canary):
-            raise InputError(f"the canary has {len(self.canary)} pairs, fewer than k={k}: recall@{k} "
+        count, what = self._candidates(direction)
+        if k > count:
+            raise InputError(f"the canary has {count} {what}, fewer than k={k}: recall@{k} "
                              f"is meaningless; use a larger canary set")
         hits = (self._pessimistic_ranks(direction) < k).astype(np.float64)
         return float(hits.mean()), self._ci(hits)
@@ -111,16 +135,12 @@ class Measurements:
         ranks = self._direction_ranks(direction)
         ties = self.ranks.i2t_ties if direction == "image_to_text" else self.ranks.t2i_ties
         out: dict[str, Any] = {"direction": direction, "n_queries": int(ranks.size),
+                               "n_candidates": self._candidates(direction)[0],
                                "mrr": float(np.mean(1.0 / (ranks + 1.0))),
                                "queries_with_ties": int(np.count_nonzero(ties)),
-                               "relevance": "groups" if self.canary.groups is not None else "pairs"}
-        if self.canary.groups is None and any(self.duplicates.values()):
-            out["duplicate_rows"] = dict(self.duplicates)
-            out["duplicates_note"] = ("the canary repeats items without declaring groups: a repeated caption "
-                                      "ties with the true match and counts against it; declare "
-                                      "PairedSet(groups=...) if repeated items are equally right answers")
+                               "relevance": self.relevance, "items": self.items.evidence()}
         for k in sorted({1, 5, *self.contract.retrieval_ks}):
-            if k <= ranks.size:
+            if k <= self._candidates(direction)[0]:
                 value, (low, high) = self.recall(direction, k)
                 out[f"recall@{k}"] = {"value": value, "ci_low": low, "ci_high": high}
         return out
@@ -128,29 +148,34 @@ class Measurements:
     def pair_auc(self, direction: str) -> tuple[float, tuple[float, float], dict[str, Any]]:
         """Per-query AUC of the true partner against the irrelevant candidates (outside the query's
         group), averaged over the queries; exact ties count against the partner as in ``recall``.
-        Chance is 0.5 at every canary size and group size (null sd about 0.29 / sqrt(N) without
-        groups); it depends only on cosine ranks, so it does not change under a rotation."""
-        n = len(self.canary)
-        if n < 2:
-            raise InputError(f"the canary has {n} pair(s): the pair AUC needs at least 2")
+        Over unique items each query's AUC is the mean over its relevant candidates. Chance is 0.5
+        at every canary size and group size (null sd about 0.29 / sqrt(N) one-to-one); it depends
+        only on cosine ranks, so it does not change under a rotation."""
         per_query = self._partner_aucs["i2t" if direction == "image_to_text" else "t2i"]
+        n = int(per_query.size)
         value = float(per_query.mean())
         evidence = {"direction": direction, "n_queries": n, "pair_auc": value, "chance": 0.5,
                     "null_sd": float(np.sqrt((n + 1) / (12.0 * (n - 1) * n))),
                     "worst_query_auc": float(per_query.min()),
                     "queries_below_chance": int(np.count_nonzero(per_query < 0.5)),
-                    "relevance": "groups" if self.canary.groups is not None else "pairs",
+                    "relevance": self.relevance, "items": self.items.evidence(),
                     "method": "mean over queries of 1 - (irrelevant candidates scoring at or above the "
-                              "partner) / (irrelevant candidates)"}
+                              "partner) / (irrelevant candidates), averaged over a query's relevant "
+                              "candidates"}
         return value, self._ci(per_query), evidence
 
     def symmetry_gap(self) -> tuple[float, tuple[float, float]]:
-        """|i2t - t2i| recall@1 with a paired bootstrap interval (same queries both ways)."""
-        diff = ((self._pessimistic_ranks("image_to_text") < 1).astype(np.float64)
-                - (self._pessimistic_ranks("text_to_image") < 1).astype(np.float64))
-        low, high = self._ci(diff)
+        """|i2t - t2i| recall@1 with a bootstrap interval: paired (the same queries both ways) for a
+        one-to-one canary, else over the image and the text queries resampled independently."""
+        i2t = (self._pessimistic_ranks("image_to_text") < 1).astype(np.float64)
+        t2i = (self._pessimistic_ranks("text_to_image") < 1).astype(np.float64)
+        if self.ranks.paired:
+            low, high = self._ci(i2t - t2i)
+        else:
+            low, high = difference_ci(i2t, t2i, n_boot=self.contract.bootstrap_resamples,
+                                      alpha=self.contract.bootstrap_alpha, seed=self.seed)
         abs_low = 0.0 if low <= 0.0 <= high else min(abs(low), abs(high))
-        return abs(float(diff.mean())), (abs_low, max(abs(low), abs(high)))
+        return abs(float(i2t.mean() - t2i.mean())), (abs_low, max(abs(low), abs(high)))
 
     def zero_shot(self, classes: tuple[int, ...], z_prompts: np.ndarray,
                   counts: tuple[int, ...]) -> tuple[float, tuple[float, float], dict[str, Any]]:
@@ -161,16 +186,16 @@ class Measurements:
         every prompt to one point cannot pass), with a bootstrap interval over images; the evidence
         also has CLIP_benchmark's acc1 (ties do not count against), acc5 (C >= 5), mean per-class
         recall and the tie share."""
-        groups = self.canary.groups
-        if groups is None:
+        if self.canary.groups is None:
             raise InputError("zero-shot classification needs a class-labelled canary (groups)")
+        groups = self.canary.groups[self.items.images.rows]
         order = np.asarray(classes, dtype=np.int64)
         labels = np.searchsorted(order, groups)
         if np.any(labels >= order.size) or np.any(order[np.minimum(labels, order.size - 1)] != groups):
             raise InputError("the canary has group labels without class prompts")
         bounds = np.cumsum((0, *counts))
         prototypes = panel.class_prototypes([z_prompts[bounds[i]:bounds[i + 1]] for i in range(order.size)])
-        ranks = panel.zeroshot_ranks(self.embeddings.z_img, prototypes, labels)
+        ranks = panel.zeroshot_ranks(self._z("image"), prototypes, labels)
         n_classes = int(order.size)
         metrics = panel.zeroshot_metrics_from_ranks(ranks, (1, 5) if n_classes >= 5 else (1,))
         hits = ((ranks.rank + ranks.ties) == 0).astype(np.float64)
@@ -197,6 +222,7 @@ class Measurements:
         gates read it)."""
         if modality not in self._geometry:
             z = self._z(modality)
+            side = self.items.side(modality)
             rankme = panel.rankme(z)
             self._geometry[modality] = {
                 "modality": modality,
@@ -207,58 +233,92 @@ class Measurements:
                 "rankme_share": rankme / z.shape[1],
                 "direction_energy": panel.top_eigen_share(z, k=1),
                 "dimension": int(z.shape[1]),
-                "n_rows": int(z.shape[0]),
+                "n_rows": self.items.n_rows,
+                "n_items": side.count,
+                "relevant_sets": None if self.items.one_to_one else int(np.unique(side.labels).size),
             }
         return dict(self._geometry[modality])
 
     @cached_property
     def _occurrences(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Top-1 and k-occurrence counts of every row per direction (``i2t``: texts as targets), from
-        one blocked pass each; shared by the hubness gate and the plot snapshot."""
-        ui, ut = unit_pair(self.embeddings.z_img, self.embeddings.z_txt)
-        k = neighbour_count(self.hubness_k, ui.shape[0])
-        block = block_rows(None, ui.shape[0], ui.dtype.itemsize, ui.shape[1])
-        return {"i2t": occurrence_counts(ui, ut, k, block), "t2i": occurrence_counts(ut, ui, k, block)}
+        """Top-1 and k-occurrence counts of every unique item per direction (``i2t``: texts as
+        targets), from one blocked pass each; shared by the hubness gate and the plot snapshot."""
+        ui, ut = shared_unit_rows(*embedding_pair(self._z("image"), self._z("text"), paired=False))
+        k = self.hubness_k
+        out = {}
+        for direction, queries, targets in (("i2t", ui, ut), ("t2i", ut, ui)):
+            block = block_rows(None, targets.shape[0], ui.dtype.itemsize, ui.shape[1])
+            out[direction] = occurrence_counts(queries, targets, k, block)
+        return out
 
     @cached_property
     def _hubness(self) -> dict[str, Any]:
-        """Hubness of the canary's items, over its distinct items when it repeats some (otherwise
-        ``panel.hubness``'s numbers, from the shared occurrence counts)."""
-        if any(self.duplicates.values()):
-            groups = self.canary.groups
-            return distinct_hubness(self.embeddings.z_img, self.embeddings.z_txt, k=self.hubness_k,
-                                    classes=None if groups is None else len(np.unique(groups)))
-        k = neighbour_count(self.hubness_k, len(self.embeddings.z_img))
-        out: dict[str, Any] = {"k": float(k)}
+        """Hubness of the canary's unique items: a repeated item (a class prompt on every row of its
+        class) is one target, so the canary's shape never reads as a hub; with relevant sets the
+        concentration is judged against their count."""
+        sets = None if self.items.one_to_one else int(np.unique(self.items.images.labels).size)
+        out: dict[str, Any] = {"k": float(self.hubness_k), **self.items.evidence()}
         for direction, counts in self._occurrences.items():
-            out.update({f"{direction}_{name}": value for name, value in occurrence_summary(*counts, k).items()})
+            out.update({f"{direction}_{name}": value
+                        for name, value in occurrence_summary(*counts, self.hubness_k, sets).items()})
         return out
 
     @property
     def hubness_k(self) -> int:
-        return min(HUBNESS_K, len(self.canary) - 1)
+        """Neighbours per query: HUBNESS_K, fewer when a side has fewer unique items."""
+        smaller = min(self.items.images.count, self.items.texts.count)
+        return neighbour_count(min(HUBNESS_K, max(1, smaller - 1)), smaller)
 
     def hubness(self, direction: str) -> dict[str, Any]:
         """Hubness of one direction; ``concentration`` is the gated top-1 target concentration."""
         prefix = "i2t_" if direction == "image_to_text" else "t2i_"
         stats = {key[len(prefix):]: value for key, value in self._hubness.items() if key.startswith(prefix)}
         return {"direction": direction, "k": int(self._hubness["k"]), "concentration": stats["top1_concentration"],
-                **stats}
+                "items": self.items.evidence(), **stats}
 
     @cached_property
     def _divergence(self) -> dict[str, Any]:
-        z_img, z_txt = self.embeddings.z_img, self.embeddings.z_txt
+        z_img, z_txt = self._z("image"), self._z("text")
         norms = panel.norm_divergence(z_img, z_txt)
         return {
-            "rank_divergence": panel.rank_divergence(z_img, z_txt),
-            "effective_rank_image": panel.effective_rank(z_img),
-            "effective_rank_text": panel.effective_rank(z_txt),
+            **self._rank_comparison(z_img, z_txt),
             "norm_divergence": abs(norms["cv_diff"]),
-            "norm_divergence_basis": "|cv_image - cv_text| of the pre-normalisation row norms",
+            "norm_divergence_basis": "|cv_image - cv_text| of the pre-normalisation row norms of the unique items",
             "norms_image": panel.norm_stats(z_img),
             "norms_text": panel.norm_stats(z_txt),
+            "items": self.items.evidence(),
             **norms,
         }
+
+    def _rank_comparison(self, z_img: np.ndarray, z_txt: np.ndarray) -> dict[str, Any]:
+        """Effective ranks of the towers, each over its own unique items with its own cap
+        min(items - 1, d). Compared directly unless a side's rank is bounded by its cap (above
+        CAP_LIMITED of it: ten class prompts span at most nine directions whatever the tower); then
+        over the relevant sets, each side's set centroids (one cap for both), or not comparable
+        with fewer than MIN_RELEVANT_SETS sets."""
+        d = z_img.shape[1]
+        ranks = {"image": panel.effective_rank(z_img), "text": panel.effective_rank(z_txt)}
+        caps = {"image": max(1, min(z_img.shape[0] - 1, d)), "text": max(1, min(z_txt.shape[0] - 1, d))}
+        out: dict[str, Any] = {"effective_rank_image": ranks["image"], "effective_rank_text": ranks["text"],
+                               "rank_caps": caps}
+        limited = sorted(m for m in caps if caps[m] < max(caps.values()) and ranks[m] > CAP_LIMITED * caps[m])
+        if not limited:
+            return {**out, "rank_divergence": panel.rank_divergence(z_img, z_txt),
+                    "rank_divergence_basis": "every unique item of each side"}
+        sets = int(np.unique(self.items.images.labels).size)
+        why = (f"the {limited[0]} side's effective rank {ranks[limited[0]]:.1f} is bounded by its cap "
+               f"{caps[limited[0]]} ({self.items.side(limited[0]).count} unique items)")
+        if sets < MIN_RELEVANT_SETS:
+            return {**out, "rank_divergence": None,
+                    "not_comparable": f"{why}, and {sets} relevant sets are too few (< {MIN_RELEVANT_SETS}) "
+                                      "to compare the towers on: ranks under different caps measure the "
+                                      "canary's shape, not the towers"}
+        centroids = {m: _set_centroids(z, self.items.side(m).labels, sets)
+                     for m, z in (("image", z_img), ("text", z_txt))}
+        return {**out, "rank_divergence": panel.rank_divergence(centroids["image"], centroids["text"]),
+                "relevant_sets": sets,
+                "rank_divergence_basis": f"{why}: compared over the {sets} relevant sets, each side's "
+                                         "mean unit embedding per set (one cap for both)"}
 
     def divergence(self) -> dict[str, Any]:
         """Effective-rank and pre-normalisation norm divergence between the towers."""
@@ -268,8 +328,9 @@ class Measurements:
     def _mi(self) -> dict[str, Any]:
         per_modality = {}
         for modality in ("image", "text"):
-            probes = {name: panel.mi_proxy(self._z(modality), labels, n_null=MI_NULL_PERMUTATIONS,
-                                           seed=self.seed)
+            rows = self.items.side(modality).rows
+            probes = {name: panel.mi_proxy(self._z(modality), labels if self.items.one_to_one else labels[rows],
+                                           n_null=MI_NULL_PERMUTATIONS, seed=self.seed)
                       for name, labels in sorted(self.canary.factors.items())}
             per_modality[modality] = {
                 "excess_mean": float(np.mean([p.excess for p in probes.values()])),
@@ -306,13 +367,13 @@ class Measurements:
 
     def health(self, modality: str) -> dict[str, Any]:
         """NaN, Inf and zero-norm row counts of one modality."""
-        stats = panel.numerical_health(self._z(modality))
+        stats = panel.numerical_health(self._rows(modality))
         bad = stats["nan_rows"] + stats["inf_rows"] + stats["zero_norm_rows"]
         return {"modality": modality, **stats, "bad_rows": int(bad)}
 
     def compare(self, again: Embeddings, modality: str) -> dict[str, Any]:
         """How a second embedding pass differs from this one, entry by entry."""
-        first = self._z(modality)
+        first = self._rows(modality)
         second = again.z_img if modality == "image" else again.z_txt
         if first.shape != second.shape:
             return {"modality": modality, "shape_first": list(first.shape),
@@ -326,6 +387,14 @@ class Measurements:
         return snapshot(self.embeddings.z_img, self.embeddings.z_txt, self.canary.factors, self.ranks,
                         seed=self.seed, points=SNAPSHOT_POINTS, subset=SIMILARITY_SUBSET,
                         k=self.hubness_k, occurrences=self._occurrences)
+
+
+def _set_centroids(z: np.ndarray, labels: np.ndarray, sets: int) -> np.ndarray:
+    """(sets, d) mean unit row of each relevant set."""
+    unit = z / np.linalg.norm(z, axis=1, keepdims=True)
+    sums = np.zeros((sets, z.shape[1]))
+    np.add.at(sums, labels, unit)
+    return sums / np.bincount(labels, minlength=sets)[:, None]
 
 
 def _top_confusions(classes: np.ndarray, labels: np.ndarray, predicted: np.ndarray,

@@ -10,12 +10,13 @@ from types import MappingProxyType
 from mmgate.gating.catalogue import GATES
 
 GATE_NAMES = tuple(spec.name for spec in GATES)
-# Gates that apply only when the subject supports them (labels, training data, perturbations).
+# Gates that apply only when the subject supports them (labels, training data, perturbations) or its
+# canary does (rank_divergence: towers whose effective ranks are not bounded by unequal caps).
 CONDITIONAL_GATES = frozenset({
     "mi_probe", "cca_probe", "split_hygiene", "leakage_alarm", "noise_slope", "corruption_slope",
     "counterfactual_drop", "robustness_margin", "benign_perturbation", "noise_direction", "stress_retrieval",
     "pair_audit", "temperature_calibration", "input_drift", "drift_budget",
-    "drift_diagnosis", "zero_shot",
+    "drift_diagnosis", "zero_shot", "rank_divergence",
 })
 DEFAULT_REQUIRED = tuple(name for name in GATE_NAMES if name not in CONDITIONAL_GATES)
 # (Gates whose contract threshold is unset, see NULLABLE_FIELDS, are dropped from it per contract.)

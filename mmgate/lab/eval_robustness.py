@@ -41,7 +41,7 @@ from mmgate.lab.pools import allowed_counts, sample_pools
 from mmgate.lab.robustness import degradation_slope
 from mmgate.panel.blocks import BLOCK_BYTES
 from mmgate.panel.hubness import occurrence_summary
-from mmgate.panel.partner_auc import partner_auc_from_ranks, partner_auc_per_query
+from mmgate.panel.partner_auc import partner_auc_from_ranks, relevant_auc_per_query
 from mmgate.perturb import (
     GaussianNoise,
     PreprocessScale,
@@ -52,6 +52,7 @@ from mmgate.perturb import (
 from mmgate.perturb.data import text_kind
 from mmgate.perturb.effects import Embed, perturbation_key, perturbed_embeddings
 from mmgate.subjects.embedding import Embeddings
+from mmgate.subjects.items import canary_items
 from mmgate.subjects.paired import PairedSet
 
 NOISE_LEVELS = (0.0, 0.01, 0.02, 0.03, 0.05)
@@ -172,14 +173,17 @@ def acceptance_point(embeddings: Embeddings, paired_set: PairedSet) -> dict[str,
     """Point estimates of the acceptance statistics of one evaluation, computed as the acceptance
     gates compute them (ties count against the true match; with ``groups`` any relevant candidate
     is a hit), plus the geometry and top-1 hubness the built-in curves show."""
-    z_img, z_txt, groups = embeddings.z_img, embeddings.z_txt, paired_set.groups
-    ranks = panel.retrieval_ranks(z_img, z_txt, groups=groups)
+    items = canary_items(paired_set)
+    ranks = panel.item_ranks(embeddings.z_img, embeddings.z_txt, items)
     recall = {k: {d: float(np.mean(_pessimistic(ranks, d) < k)) for d in DIRECTIONS} for k in (1, 5)}
-    aucs = partner_auc_per_query(z_img, z_txt, groups=groups) if groups is not None \
-        else partner_auc_from_ranks(ranks, z_img, z_txt)
-    n = ranks.n
-    classes = None if groups is None else int(np.unique(groups).size)
-    z = {"image": z_img, "text": z_txt}
+    if items.one_to_one:
+        z = {"image": embeddings.z_img, "text": embeddings.z_txt}
+        aucs = partner_auc_from_ranks(ranks, z["image"], z["text"])
+        classes = None
+    else:
+        z = {"image": embeddings.z_img[items.images.rows], "text": embeddings.z_txt[items.texts.rows]}
+        aucs = relevant_auc_per_query(z["image"], z["text"], items.images.labels, items.texts.labels)
+        classes = int(np.unique(items.images.labels).size)
     return {
         "recall@1": recall[1],
         "recall@5": recall[5],
@@ -187,8 +191,8 @@ def acceptance_point(embeddings: Embeddings, paired_set: PairedSet) -> dict[str,
         "symmetry_gap": abs(recall[1]["image_to_text"] - recall[1]["text_to_image"]),
         "mean_cosine": {m: panel.mean_cosine(z[m]) for m in MODALITIES},
         "effective_rank": {m: panel.effective_rank(z[m]) for m in MODALITIES},
-        "hubness_concentration": {"image_to_text": _top1_concentration(ranks.i2t_top1, n, classes),
-                                  "text_to_image": _top1_concentration(ranks.t2i_top1, n, classes)},
+        "hubness_concentration": {"image_to_text": _top1_concentration(ranks.i2t_top1, ranks.n_texts, classes),
+                                  "text_to_image": _top1_concentration(ranks.t2i_top1, ranks.n_images, classes)},
     }
 
 
@@ -264,9 +268,9 @@ def robustness_margin(knob: str, canary: PairedSet, embed: Embed, contract: Cont
     return evidence
 
 
-def top1(embeddings: Embeddings, groups: Any = None) -> dict[str, float]:
-    """Recall@1 (ties against the true match) per direction and their mean."""
-    ranks = panel.retrieval_ranks(embeddings.z_img, embeddings.z_txt, groups=groups)
+def top1(embeddings: Embeddings, paired_set: PairedSet) -> dict[str, float]:
+    """Recall@1 over the set's unique items (ties against the true match) per direction and their mean."""
+    ranks = panel.item_ranks(embeddings.z_img, embeddings.z_txt, canary_items(paired_set))
     out = {d: float(np.mean(_pessimistic(ranks, d) < 1)) for d in DIRECTIONS}
     out["mean"] = (out["image_to_text"] + out["text_to_image"]) / 2.0
     return out
@@ -282,7 +286,7 @@ def noise_slope(canary: PairedSet, embed: Embed, seed: int,
         operator = GaussianNoise(level, seed=seed)
         perturbed = operator.apply(canary)
         key = "clean" if level == 0.0 else perturbation_key(operator)
-        curve.append({"level": level, **top1(embed(perturbed, key), perturbed.groups)})
+        curve.append({"level": level, **top1(embed(perturbed, key), perturbed)})
     return {
         "levels": list(levels),
         "unit": "image noise std, in units of the full pixel range (1 float, 255 uint8)",

@@ -16,19 +16,19 @@ _CELLS_PER_CHUNK = 1 << 22
 _STATISTICS = ("mean", "median")
 
 
-def _resamples(n: int, n_boot: int, seed: int) -> Iterator[np.ndarray]:
+def _resamples(n: int, n_boot: int, seed: int, stream: int = _BOOT_STREAM) -> Iterator[np.ndarray]:
     """Index matrices (chunk, n) of resamples with replacement; the same seed gives the same draws."""
-    rng = np.random.default_rng(np.random.SeedSequence([seed, _BOOT_STREAM]))
+    rng = np.random.default_rng(np.random.SeedSequence([seed, stream]))
     chunk = max(1, _CELLS_PER_CHUNK // n)
     for start in range(0, n_boot, chunk):
         yield rng.integers(0, n, size=(min(chunk, n_boot - start), n))
 
 
-def _resample_means(columns: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
+def _resample_means(columns: np.ndarray, n_boot: int, seed: int, stream: int = _BOOT_STREAM) -> np.ndarray:
     """Bootstrap replicate means (n_boot, m) of each column of ``columns`` (N, m)."""
     n = columns.shape[0]
     out = []
-    for idx in _resamples(n, n_boot, seed):
+    for idx in _resamples(n, n_boot, seed, stream):
         size = idx.shape[0]
         idx += np.arange(0, size * n, n)[:, None]  # in place: resample r counts in cells r * n + i
         counts = np.bincount(idx.ravel(), minlength=size * n)
@@ -59,6 +59,22 @@ def bootstrap_ci(values: object, n_boot: int = 1000, alpha: float = 0.05, seed: 
     else:
         reps = np.concatenate([np.median(arr[idx], axis=1) for idx in _resamples(arr.shape[0], n_boot, seed)])
     lo, hi = np.quantile(reps, [alpha / 2.0, 1.0 - alpha / 2.0])
+    return float(lo), float(hi)
+
+
+def difference_ci(first: object, second: object, n_boot: int = 1000, alpha: float = 0.05,
+                  seed: int = 0) -> tuple[float, float]:
+    """Percentile (1 - alpha) interval of mean(first) - mean(second) for two independent samples of
+    per-query values (e.g. image and text queries over unique items, whose counts differ), each
+    resampled on its own seeded stream."""
+    n_boot, alpha, seed = _check_common(n_boot, alpha, seed)
+    means = []
+    for stream, values in ((_BOOT_STREAM, first), (_BOOT_STREAM + 1, second)):
+        arr = np.asarray(values, dtype=np.float64)
+        if arr.ndim != 1 or arr.shape[0] < 1 or not np.isfinite(arr).all():
+            raise InputError(f"values must be non-empty 1-D finite per-query values; got shape {arr.shape}")
+        means.append(_resample_means(arr[:, None], n_boot, seed, stream)[:, 0])
+    lo, hi = np.quantile(means[0] - means[1], [alpha / 2.0, 1.0 - alpha / 2.0])
     return float(lo), float(hi)
 
 

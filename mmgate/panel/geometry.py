@@ -65,7 +65,7 @@ def norm_divergence(z_img: object, z_txt: object) -> dict[str, float]:
     """Mismatch of the two modalities' raw norm distributions: ``log_mean_ratio`` =
     log(mean_img / mean_txt) (signed, 0 when the scales match), ``abs_log_mean_ratio`` its size,
     and ``cv_diff`` = cv_img - cv_txt (spread mismatch, scale free)."""
-    zi, zt = embedding_pair(z_img, z_txt, same_dim=False)
+    zi, zt = embedding_pair(z_img, z_txt, same_dim=False, paired=False)
     a, b = norm_stats(zi), norm_stats(zt)
     for name, stats in (("z_img", a), ("z_txt", b)):
         if stats["mean"] == 0:

@@ -97,21 +97,3 @@ def hubness(z_img: object, z_txt: object, k: int = 10, block_size: int | None = 
         summary = occurrence_summary(*occurrence_counts(queries, targets, k, block), k)
         out.update({f"{direction}_{name}": value for name, value in summary.items()})
     return out
-
-
-def distinct_hubness(z_img: object, z_txt: object, k: int = 10, block_size: int | None = None,
-                     classes: int | None = None) -> dict[str, float]:
-    """``hubness`` over the distinct items of each modality: a canary that repeats items (a class
-    caption per image, five captions per image) makes every repeat of the best item a shared top-1,
-    which is the canary's shape, not a hub of the model. Adds ``distinct_images``/``distinct_texts``;
-    k is capped at the smaller distinct count; ``classes`` is the canary's number of relevance groups."""
-    ui, ut = unit_pair(z_img, z_txt)
-    ui, ut = np.unique(ui, axis=0), np.unique(ut, axis=0)
-    k = neighbour_count(min(k, ui.shape[0], ut.shape[0]), min(ui.shape[0], ut.shape[0]))
-    out: dict[str, float] = {"k": float(k), "distinct_images": float(ui.shape[0]),
-                             "distinct_texts": float(ut.shape[0])}
-    for direction, queries, targets in (("i2t", ui, ut), ("t2i", ut, ui)):
-        block = block_rows(block_size, targets.shape[0], ui.dtype.itemsize, ui.shape[1])
-        summary = occurrence_summary(*occurrence_counts(queries, targets, k, block), k, classes)
-        out.update({f"{direction}_{name}": value for name, value in summary.items()})
-    return out

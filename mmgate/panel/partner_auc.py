@@ -16,7 +16,7 @@ import numpy as np
 from mmgate.errors import InputError
 from mmgate.panel.blocks import capped_rows
 from mmgate.panel.groups import group_labels
-from mmgate.panel.validate import unit_pair
+from mmgate.panel.validate import embedding_pair, shared_unit_rows, unit_pair
 
 DEFAULT_BLOCK = 1024
 
@@ -107,4 +107,49 @@ def partner_auc_from_ranks(ranks: Any, z_img: object, z_txt: object,
         if tied.size:
             above[tied] = _rows_above(queries, candidates, tied, block)
         out[direction] = 1.0 - above / (n - 1)
+    return out
+
+
+def _relevant_auc(queries: np.ndarray, candidates: np.ndarray, query_labels: np.ndarray,
+                  candidate_labels: np.ndarray, block: int) -> np.ndarray:
+    """Per query: the mean over its relevant candidates of 1 - (irrelevant candidates scoring at or
+    above that candidate) / (irrelevant candidates). Each block's irrelevant scores are sorted once
+    and every relevant score is located by one search over the block (rows kept apart by an offset
+    of 4 per row: float32 scores plus small integers are exact in float64)."""
+    m, n = queries.shape[0], candidates.shape[0]
+    out = np.empty(m, dtype=np.float64)
+    for start in range(0, m, block):
+        stop = min(m, start + block)
+        scores = (queries[start:stop] @ candidates.T).astype(np.float64)
+        relevant = query_labels[start:stop, None] == candidate_labels[None, :]
+        irrelevant = n - np.count_nonzero(relevant, axis=1)
+        if irrelevant.min() < 1:
+            raise InputError("the AUC needs irrelevant candidates: every candidate is relevant to some query")
+        offset = 4.0 * np.arange(stop - start)[:, None]
+        row, col = np.nonzero(relevant)
+        positive = scores[row, col] + offset[row, 0]
+        ordered = np.sort(np.where(relevant, -2.0, scores) + offset, axis=1).ravel()
+        below = np.searchsorted(ordered, positive, side="left") - row * n
+        share = 1.0 - (n - below) / irrelevant[row]
+        out[start:stop] = np.bincount(row, weights=share, minlength=stop - start) / np.bincount(
+            row, minlength=stop - start)
+    return out
+
+
+def unit_pair_items(z_img: object, z_txt: object) -> tuple[np.ndarray, np.ndarray]:
+    """Validated unit rows of unique images and unique texts (row counts may differ)."""
+    return shared_unit_rows(*embedding_pair(z_img, z_txt, paired=False))
+
+
+def relevant_auc_per_query(z_img: object, z_txt: object, image_labels: np.ndarray,
+                           text_labels: np.ndarray, block_size: int | None = None) -> dict[str, np.ndarray]:
+    """Pair AUC over unique items (``i2t``, ``t2i``): for each query, its relevant candidates (equal
+    labels) against the irrelevant ones, ties against, averaged over the relevant candidates, so
+    chance stays 0.5 whatever the number of captions per image or images per class."""
+    ui, ut = unit_pair_items(z_img, z_txt)
+    out: dict[str, np.ndarray] = {}
+    for direction, queries, candidates, q_labels, c_labels in (
+            ("i2t", ui, ut, image_labels, text_labels), ("t2i", ut, ui, text_labels, image_labels)):
+        block = capped_rows(block_size or DEFAULT_BLOCK, candidates.shape[0], 3 * 8 + 1)
+        out[direction] = _relevant_auc(queries, candidates, q_labels, c_labels, block)
     return out

@@ -47,6 +47,7 @@ from mmgate.panel.torch_backend import (
     unit_tensor_pair,
 )
 from mmgate.panel.validate import block_rows, cutoffs, embedding_pair, shared_unit_rows
+from mmgate.subjects.items import CanaryItems
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,18 @@ def retrieval_ranks(z_img: object, z_txt: object, block_size: int | None = None,
     "torch" or None (torch for tensor inputs or a named ``device`` such as "cuda", else numpy)."""
     sizes, ranks = _ranker(z_img, z_txt, backend, device, paired=text_groups is None)
     return ranks(block_size, _labels(groups, text_groups, sizes))
+
+
+def item_ranks(z_img: object, z_txt: object, items: CanaryItems, block_size: int | None = None,
+               device: str | None = None) -> RetrievalRanks:
+    """Ranks over a canary's unique items from its row embeddings (``z_img``/``z_txt``, one row per
+    canary row): row-paired when the canary is one-to-one, else the unique images against the
+    unique texts with their relevance labels (``mmgate.subjects.items``)."""
+    relevance = items.relevance()
+    if relevance is None:
+        return retrieval_ranks(z_img, z_txt, block_size=block_size, device=device)
+    return retrieval_ranks(z_img[items.images.rows], z_txt[items.texts.rows], block_size=block_size,
+                           groups=relevance[0], text_groups=relevance[1], device=device)
 
 
 def metrics_from_ranks(ranks: RetrievalRanks, ks: int | Iterable[int] = (1, 5, 10)) -> dict[str, float]:

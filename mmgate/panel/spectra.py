@@ -101,7 +101,7 @@ def top_eigen_share(z: object, k: int = 5) -> float:
 def rank_divergence(z_img: object, z_txt: object) -> float:
     """|eff_rank_img - eff_rank_txt| / max of the two (0 when both are 0): how unequally the two
     modalities spread over directions."""
-    zi, zt = embedding_pair(z_img, z_txt, same_dim=False)
+    zi, zt = embedding_pair(z_img, z_txt, same_dim=False, paired=False)
     a, b = effective_rank(zi), effective_rank(zt)
     top = max(a, b)
     return abs(a - b) / top if top > 0 else 0.0

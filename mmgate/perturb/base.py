@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from mmgate.errors import ConfigError, InputError
+from mmgate.subjects.items import item_ids
 from mmgate.subjects.paired import PairedSet
 
 
@@ -107,8 +108,18 @@ def checked_intensity(name: str, value: Any,
     return x
 
 
-def replaced(paired_set: PairedSet, *, images: Any = None, texts: Any = None) -> PairedSet:
-    """A new PairedSet with ``images`` and/or ``texts`` replaced, labels and name kept."""
+def replaced(paired_set: PairedSet, *, images: Any = None, texts: Any = None,
+             text_order: np.ndarray | None = None) -> PairedSet:
+    """A new PairedSet with ``images`` and/or ``texts`` replaced, labels and name kept. The item
+    identity of a replaced side is pinned to the original's (``text_order`` says which original row
+    each text now comes from), so a perturbation never splits or merges items; lazy images that
+    carry their base's identity (``content_keys``) are left lazy."""
+    image_ids = paired_set.image_ids
+    if images is not None and image_ids is None and not callable(getattr(images, "content_keys", None)):
+        image_ids = item_ids(paired_set, "image")
+    text_ids = paired_set.text_ids if texts is None else item_ids(paired_set, "text")
+    if text_ids is not None and text_order is not None:
+        text_ids = text_ids[text_order]
     return PairedSet(
         images=paired_set.images if images is None else images,
         texts=paired_set.texts if texts is None else texts,
@@ -116,4 +127,6 @@ def replaced(paired_set: PairedSet, *, images: Any = None, texts: Any = None) ->
         confounders=dict(paired_set.confounders),
         name=paired_set.name,
         groups=paired_set.groups,
+        image_ids=image_ids,
+        text_ids=text_ids,
     )

@@ -8,9 +8,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from mmgate.panel import RetrievalRanks, bootstrap_ci, retrieval_ranks
+from mmgate.panel import RetrievalRanks, bootstrap_ci, item_ranks
 from mmgate.perturb.pairing import PairingOperator
 from mmgate.subjects.embedding import Embeddings
+from mmgate.subjects.items import CanaryItems, canary_items
 from mmgate.subjects.paired import PairedSet
 
 Embed = Callable[[PairedSet, str], Embeddings]
@@ -38,7 +39,7 @@ def perturbed_embeddings(operator: Any, canary: PairedSet, embed: Embed) -> tupl
 def perturbed_ranks(operator: Any, canary: PairedSet, embed: Embed) -> RetrievalRanks:
     """Retrieval ranks of the canary after ``operator``, embedded through ``embed(set, key)``."""
     embeddings, perturbed = perturbed_embeddings(operator, canary, embed)
-    return retrieval_ranks(embeddings.z_img, embeddings.z_txt, groups=perturbed.groups)
+    return item_ranks(embeddings.z_img, embeddings.z_txt, canary_items(perturbed))
 
 
 def _hits(ranks: RetrievalRanks, direction: str) -> np.ndarray:
@@ -61,15 +62,16 @@ def joint_permutation(n: int, seed: int) -> np.ndarray:
     return np.random.default_rng(np.random.SeedSequence([seed, PERMUTATION_STREAM])).permutation(n)
 
 
-def permutation_report(clean: RetrievalRanks, permuted: RetrievalRanks,
-                       order: np.ndarray) -> dict[str, Any]:
-    """Queries of the permuted set whose rank is not the clean rank of the pair moved there, and
-    recall@1 of both sets (equal when every rank followed)."""
+def permutation_report(clean: RetrievalRanks, clean_items: CanaryItems, permuted: RetrievalRanks,
+                       permuted_items: CanaryItems, order: np.ndarray) -> dict[str, Any]:
+    """Rows of the permuted set whose queries' ranks are not the clean ranks of the pair moved
+    there (ranks over unique items, read per row), and recall@1 of both sets (equal when every
+    rank followed)."""
     report: dict[str, Any] = {"n_pairs": int(order.size)}
     total = 0
     for direction, name in zip(DIRECTIONS, ("i2t", "t2i")):
-        moved = getattr(clean, name)[order]
-        wrong = np.flatnonzero(getattr(permuted, name) != moved)
+        moved = clean_items.per_row(clean, name)[order]
+        wrong = np.flatnonzero(permuted_items.per_row(permuted, name) != moved)
         total += int(wrong.size)
         report[direction] = {
             "mismatched_queries": int(wrong.size),

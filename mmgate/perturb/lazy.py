@@ -16,6 +16,7 @@ import numpy as np
 
 from mmgate.errors import InputError
 from mmgate.perturb.data import as_float, finished, image_reason, value_range
+from mmgate.subjects.items import content_ids
 
 if TYPE_CHECKING:
     from mmgate.perturb.images import ImageOperator
@@ -59,6 +60,10 @@ class PerturbedImages(Sequence):
         """The rows ``indices``, still lazy, each keeping its original position's perturbation."""
         idx = [range(len(self))[int(i)] for i in indices]
         return PerturbedImages(self.base.take(idx), self.operator, tuple(self.positions[i] for i in idx))
+
+    def content_keys(self) -> list[int]:
+        """Per row, the item identity of its base row: a perturbation neither splits nor merges images."""
+        return content_ids(self.base).tolist()
 
     def fingerprint(self) -> str:
         """Hex sha256 of the base's fingerprint, the operator's JSON and the row positions."""

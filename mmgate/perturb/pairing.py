@@ -30,7 +30,7 @@ class PairingOperator(Operator):
 
     def _apply(self, paired_set: PairedSet) -> PairedSet:
         order = self.permutation(len(paired_set))
-        return replaced(paired_set, texts=rows_of(paired_set.texts, order))
+        return replaced(paired_set, texts=rows_of(paired_set.texts, order), text_order=order)
 
     def _leading(self, n: int) -> int:
         return int(math.floor(self.intensity * n + 0.5))

@@ -34,8 +34,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from mmgate.panel import RetrievalRanks, retrieval_ranks
+from mmgate.panel import RetrievalRanks, item_ranks
 from mmgate.subjects.embedding import Embeddings
+from mmgate.subjects.items import canary_items
 from mmgate.subjects.paired import PairedSet
 
 Embed = Callable[[PairedSet, str], Embeddings]
@@ -109,7 +110,7 @@ class CanarySample:
         measured ranks instead (``Measurements.sample_ranks`` does)."""
         if self._clean_ranks is None:
             rows = self.clean_embeddings(clean)
-            self._clean_ranks = retrieval_ranks(rows.z_img, rows.z_txt, groups=self.canary.groups)
+            self._clean_ranks = item_ranks(rows.z_img, rows.z_txt, canary_items(self.canary))
         return self._clean_ranks
 
 

@@ -28,6 +28,7 @@ from mmgate.lab.interventions.hooked import hooked_fine_tune
 from mmgate.plugin.context import RunContext
 from mmgate.plugin.stash import CONTEXT_KEY
 from mmgate.records.reports import strict_report, validate_report
+from mmgate.subjects.items import canary_items
 from mmgate.subjects.subject import Subject
 from mmgate.subjects.trainable import is_trainable
 
@@ -83,9 +84,8 @@ def _regate(context: RunContext, gate: str, subject: Subject, seed: int,
             geometry = measured.geometry(case["params"]["modality"])
             value = geometry[gate]
             if gate == "effective_rank":
-                groups = subject.canary.groups
-                floor, _ = contract.effective_rank_floor(geometry["n_rows"], geometry["dimension"],
-                                                         None if groups is None else len(set(groups.tolist())))
+                floor, _ = contract.effective_rank_floor(geometry["n_items"], geometry["dimension"],
+                                                         geometry["relevant_sets"])
                 threshold = Threshold(threshold.op, floor, threshold.basis)
         elif gate == "temperature_calibration":
             value = context.temperature_fit(subject, seed, float(subject.encoder.temperature))["log_ratio"]
@@ -100,7 +100,7 @@ def _regate(context: RunContext, gate: str, subject: Subject, seed: int,
 
 def _retrieval(context: RunContext, subject: Subject) -> dict[str, float]:
     z = context.embed(subject, subject.canary)
-    r = panel.retrieval_metrics(z.z_img, z.z_txt, ks=(1,), groups=subject.canary.groups)
+    r = panel.metrics_from_ranks(panel.item_ranks(z.z_img, z.z_txt, canary_items(subject.canary)), ks=(1,))
     return {"i2t_top1": r["i2t_recall@1"], "t2i_top1": r["t2i_recall@1"], "abs_symmetry_gap": abs(r["symmetry_gap@1"])}
 
 

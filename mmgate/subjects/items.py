@@ -55,6 +55,18 @@ class CanaryItems:
         """(image labels, text labels) for the panel, or None for one-to-one ground truth."""
         return None if self.one_to_one else (self.images.labels, self.texts.labels)
 
+    def swapped(self) -> CanaryItems:
+        """The same items with the roles of the two sides exchanged (texts as the image side)."""
+        return CanaryItems(self.texts, self.images, self.n_rows, self.incomplete_components)
+
+    def per_row(self, ranks: Any, name: str) -> np.ndarray:
+        """``ranks.<name>`` (a per-query array, ``i2t*`` over images, ``t2i*`` over texts) read
+        per canary row: the value of the row's own item."""
+        values = getattr(ranks, name)
+        if self.one_to_one:
+            return values
+        return values[(self.images if name.startswith("i2t") else self.texts).of_row]
+
     def side(self, modality: str) -> Side:
         """``images`` for "image", ``texts`` for "text"."""
         return self.images if modality == "image" else self.texts

@@ -54,7 +54,7 @@ def test_zero_shot_fields_are_range_checked(field, value):
 
 
 def _measured(z_img: np.ndarray, groups: list[int]) -> Measurements:
-    canary = PairedSet(np.zeros((len(groups), 1)), [f"t{i}" for i in range(len(groups))], groups=groups)
+    canary = PairedSet(np.arange(len(groups))[:, None], [f"t{i}" for i in range(len(groups))], groups=groups)
     return Measurements(Embeddings(z_img, z_img), canary, Contract(bootstrap_resamples=200), seed=0)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mmgate.panel import retrieval_ranks
+from mmgate.panel import item_ranks, retrieval_ranks
 from mmgate.perturb import Brightness, SwapPairs
 from mmgate.perturb.effects import (
     joint_permutation,
@@ -18,11 +18,13 @@ from mmgate.perturb.effects import (
     role_swap_report,
 )
 from mmgate.subjects.embedding import Embeddings
+from mmgate.subjects.items import canary_items
 from mmgate.subjects.paired import PairedSet
 
 RNG = np.random.default_rng(0)
 Z_IMG = RNG.standard_normal((40, 8))
 Z_TXT = Z_IMG + 0.6 * RNG.standard_normal((40, 8))
+ONE_TO_ONE = canary_items(PairedSet(np.arange(40)[:, None], [f"caption {i}" for i in range(40)]))
 
 
 def test_recall_drop_reports_both_directions_and_the_larger_loss():
@@ -35,8 +37,8 @@ def test_recall_drop_reports_both_directions_and_the_larger_loss():
 
 def test_ranks_of_per_item_embeddings_follow_a_joint_permutation():
     order = joint_permutation(40, seed=3)
-    report = permutation_report(retrieval_ranks(Z_IMG, Z_TXT),
-                                retrieval_ranks(Z_IMG[order], Z_TXT[order]), order)
+    report = permutation_report(retrieval_ranks(Z_IMG, Z_TXT), ONE_TO_ONE,
+                                retrieval_ranks(Z_IMG[order], Z_TXT[order]), ONE_TO_ONE, order)
     assert report["mismatched_queries"] == 0
     assert report["image_to_text"]["recall@1_clean"] == report["image_to_text"]["recall@1_permuted"]
 
@@ -44,8 +46,8 @@ def test_ranks_of_per_item_embeddings_follow_a_joint_permutation():
 def test_a_batch_dependent_encoder_breaks_the_permutation_check():
     order = joint_permutation(40, seed=3)
     drifting = Z_TXT[order] + np.linspace(0, 3, 40)[:, None]  # output depends on batch position
-    report = permutation_report(retrieval_ranks(Z_IMG, Z_TXT),
-                                retrieval_ranks(Z_IMG[order], drifting), order)
+    report = permutation_report(retrieval_ranks(Z_IMG, Z_TXT), ONE_TO_ONE,
+                                retrieval_ranks(Z_IMG[order], drifting), ONE_TO_ONE, order)
     assert report["mismatched_queries"] > 0 and report["image_to_text"]["first_mismatches"]
 
 
@@ -91,3 +93,14 @@ def test_a_pairing_operator_moves_the_clean_text_embeddings_without_calling_the_
     assert keys == ["clean"]
     np.testing.assert_array_equal(embeddings.z_txt, Z_TXT[order])
     assert list(perturbed.texts) == [f"t {i}" for i in order]
+
+
+def test_a_joint_permutation_of_a_coco_layout_canary_moves_each_rows_item_ranks():
+    groups = np.repeat(np.arange(10), 4)  # ten images, four caption rows each
+    canary = PairedSet(groups[:, None], [f"caption {i}" for i in range(40)], groups=groups)
+    z_img, order = Z_IMG[groups], joint_permutation(40, seed=3)
+    permuted = canary.take(order)
+    clean_items, permuted_items = canary_items(canary), canary_items(permuted)
+    report = permutation_report(item_ranks(z_img, Z_TXT, clean_items), clean_items,
+                                item_ranks(z_img[order], Z_TXT[order], permuted_items), permuted_items, order)
+    assert clean_items.images.count == 10 and report["mismatched_queries"] == 0

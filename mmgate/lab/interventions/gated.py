@@ -46,7 +46,8 @@ from mmgate.lab.interventions.actions import (
 )
 from mmgate.lab.interventions.config import DEFAULT_INTERVENTION, InterventionConfig
 from mmgate.lab.interventions.policy import Action, Decision
-from mmgate.subjects.paired import PairedSet, row_slice
+from mmgate.perturb.base import replaced
+from mmgate.subjects.paired import row_slice
 from mmgate.subjects.subject import Subject
 
 # failing gate -> (label, action, minimum evidence terms, what they mean)
@@ -232,8 +233,7 @@ def renormalise_inputs(subject: Subject, config: InterventionConfig, seed: int =
                               "affine change of preprocessing constants, so renormalisation cannot restore it")
         return None, details
     c = subject.canary
-    canary_fixed = PairedSet(fixed, c.texts, factors=c.factors, confounders=c.confounders,
-                             name=f"{c.name}-renormalised", groups=c.groups)
+    canary_fixed = dataclasses.replace(replaced(c, images=fixed), name=f"{c.name}-renormalised")
     return dataclasses.replace(subject, canary=canary_fixed), details
 
 
