@@ -1,6 +1,7 @@
 """``PairedSet``: a canary of paired items (row i of the images with row i of the texts), optional
 per-row labels and relevance groups, and a content fingerprint; plus the row access every consumer
-of a canary uses. ``PairedSet.from_manifest`` reads one from a CSV or JSONL table of image files."""
+of a canary uses. ``PairedSet.from_manifest`` reads one from a CSV or JSONL table of image files,
+``PairedSet.from_coco`` from a COCO, Karpathy or retrieval-list captions JSON."""
 
 from __future__ import annotations
 
@@ -195,6 +196,15 @@ class PairedSet:
         return read_manifest(path, image_column=image_column, text_column=text_column,
                              group_column=group_column, factor_columns=factor_columns,
                              confounder_columns=confounder_columns, name=name)
+
+    @classmethod
+    def from_coco(cls, captions_json: str | os.PathLike, image_dir: str | os.PathLike,
+                  split: str | Sequence[str] | None = None, limit_images: int | None = None,
+                  name: str | None = None) -> PairedSet:
+        """A canary read from a COCO captions, Karpathy split or retrieval-list JSON, one row per
+        (image, caption), images decoded lazily; see ``mmgate.subjects.coco.read_coco``."""
+        from mmgate.subjects.coco import read_coco
+        return read_coco(captions_json, image_dir, split=split, limit_images=limit_images, name=name)
 
     def __len__(self) -> int:
         return len(self.images)
