@@ -4,6 +4,7 @@ session that decides and writes."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 import pytest
@@ -12,7 +13,7 @@ from threadpoolctl import threadpool_limits
 from mmgate.plugin import options
 from mmgate.plugin.context import RunContext
 from mmgate.plugin.preflight import SetupCheck, check_setup
-from mmgate.plugin.progress import progress_for
+from mmgate.plugin.progress import progress_for, setup_check_progress
 from mmgate.plugin.runspec import read_runspec
 from mmgate.plugin.session import GateSession
 from mmgate.plugin.stash import CONTEXT_KEY
@@ -37,13 +38,16 @@ def activate(config: pytest.Config) -> None:
     if not controller:
         threadpool_limits(limits=1, user_api="blas")  # the workers are the parallelism
     if controller:
-        setup = SetupCheck() if config.option.help else check_setup(spec)
+        setup = SetupCheck() if config.option.help else check_setup(spec, setup_check_progress(config))
         if setup.subject is not None and not _distributed(config):
-            config.stash[CONTEXT_KEY].adopt_subject(setup.subject)  # serial: the gates use it, built once
+            # serial: the gates use the subject and its canary embeddings, built and embedded once
+            config.stash[CONTEXT_KEY].adopt_subject(setup.subject, setup.canary)
         if setup.failed:
             # No gate will run (see GateSession.pytest_collection_modifyitems): start no workers.
             config.option.dist, config.option.tx = "no", []
-        config.pluginmanager.register(GateSession(config, spec, setup), "mmgate-session")
+        # The session keeps the check's findings, not a canary's worth of embeddings it never reads.
+        session = GateSession(config, spec, dataclasses.replace(setup, canary=None))
+        config.pluginmanager.register(session, "mmgate-session")
 
 
 def _distributed(config: pytest.Config) -> bool:

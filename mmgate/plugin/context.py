@@ -77,9 +77,12 @@ class RunContext:
         if self.spec.problems:
             raise SetupProblem("; ".join(self.spec.problems))
 
-    def adopt_subject(self, subject: Subject) -> None:
-        """Use the user's subject the setup check built (for seed 0), instead of building it again."""
+    def adopt_subject(self, subject: Subject, canary: Embeddings | None = None) -> None:
+        """Use the user's subject the setup check built (for seed 0), and the embeddings of its clean
+        canary the check computed when given, instead of building and embedding them again."""
         self._user_subjects[0] = subject
+        if canary is not None:
+            self.embeddings_cache.adopt(embedding_key(subject, subject.canary), canary)
 
     def subject(self, seed: int) -> Subject:
         """The subject gated at ``seed``: a freshly seeded reference model, or the user's subject

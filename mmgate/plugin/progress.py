@@ -5,7 +5,9 @@ A line is printed only once a pass has run for ``INTERVAL_S`` seconds, then at m
 ``INTERVAL_S`` seconds, and once more when a pass that showed progress completes: a short pass
 prints nothing. In the controlling process each line goes through pytest's terminal reporter as a
 line of its own (the reporter first ends its own partly written progress line), never by rewriting
-the current line, so it cannot overwrite or run into pytest's ``test_x.py ....`` progress.
+the current line, so it cannot overwrite or run into pytest's ``test_x.py ....`` progress. The
+setup check's pass over the canary runs there before the session starts, before pytest's terminal
+reporter exists: its lines go to standard output, labelled ``mmgate: setup check:``.
 
 An xdist worker has no terminal: it sends each line to the controller on xdist's own report channel,
 as a passed *setup* report of the gate it is running that carries the line in its user properties
@@ -15,6 +17,8 @@ prints it, prefixed with the worker id (``progress_line``), and never counts it 
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -30,8 +34,9 @@ class Throttled:
     lines worth showing to ``write``."""
 
     def __init__(self, write: Callable[[str], None], interval_s: float = INTERVAL_S,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, prefix: str = "mmgate: ") -> None:
         self._write = write
+        self._prefix = prefix
         self._interval = interval_s
         self._clock = clock
         self._passes: dict[str, dict[str, Any]] = {}
@@ -45,27 +50,27 @@ class Throttled:
         state["done"] = done
         if done >= total:
             if state["shown"]:
-                self._write(f"mmgate: embedding {modality} rows {done}/{total} done")
+                self._write(f"{self._prefix}embedding {modality} rows {done}/{total} done")
             del self._passes[modality]
             return
         if now - state["last"] >= self._interval:
             state["last"], state["shown"] = now, True
-            self._write(f"mmgate: embedding {modality} rows {done}/{total}")
+            self._write(f"{self._prefix}embedding {modality} rows {done}/{total}")
 
 
 def terminal_writer(config: pytest.Config) -> Callable[[str], None]:
-    """Write a line on the controller's terminal, outside pytest's captured output."""
+    """Write a line on the controller's terminal, outside pytest's captured output. Before pytest's
+    terminal reporter exists (the setup check's canary pass runs in ``pytest_configure``) the line
+    goes to standard output directly."""
 
     def write(line: str) -> None:
         reporter = config.pluginmanager.get_plugin("terminalreporter")
         capture = config.pluginmanager.get_plugin("capturemanager")
-        if reporter is None:
-            return
-        if capture is None:
-            reporter.write_line(line)  # write_line ends pytest's partly written line first
-            return
-        with capture.global_and_fixture_disabled():
-            reporter.write_line(line)
+        with capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext():
+            if reporter is None:
+                print(line, file=sys.stdout, flush=True)
+            else:
+                reporter.write_line(line)  # write_line ends pytest's partly written line first
 
     return write
 
@@ -98,6 +103,12 @@ def progress_line(report: Any) -> str | None:
         if key == PROGRESS_KEY:
             return str(value)
     return None
+
+
+def setup_check_progress(config: pytest.Config) -> Throttled:
+    """The progress callback of the setup check's pass over the canary (controller only), its lines
+    labelled so that a pass before the session starts says what it is."""
+    return Throttled(terminal_writer(config), prefix="mmgate: setup check: ")
 
 
 def progress_for(config: pytest.Config, controller: bool) -> Throttled:

@@ -25,6 +25,24 @@ class EncoderOutputError(InputError):
     """An encoder raised or returned unusable embeddings: names the modality, rows and problem."""
 
 
+class EncoderRaised(EncoderOutputError):
+    """The encoder itself raised on a batch (its output was never seen); the exception is the
+    ``__cause__``. Kept apart from unusable output so the setup check can tell the two apart."""
+
+    def __init__(self, message: str, modality: str = "", method: str = "", start: int = 0, stop: int = 0) -> None:
+        super().__init__(message)
+        self.modality, self.method, self.start, self.stop = modality, method, start, stop
+
+
+class UnreadableRows(InputError):
+    """Rows of a set could not be read before any encoder call (an image file that does not decode,
+    a lazy row that raises): the input's fault, not the encoder's; the exception is the ``__cause__``."""
+
+    def __init__(self, message: str, modality: str = "", start: int = 0, stop: int = 0) -> None:
+        super().__init__(message)
+        self.modality, self.start, self.stop = modality, start, stop
+
+
 @dataclass(frozen=True, eq=False)
 class Embeddings:
     """Raw (pre-normalisation) embeddings of N pairs as read-only float64 views, shared by gates."""
@@ -100,10 +118,15 @@ def _embed_rows(embed: Callable[[Any], Any], items: Any, n: int, modality: str, 
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
         try:
-            out = embed(row_slice(items, start, stop))
+            batch = row_slice(items, start, stop)
         except Exception as exc:
-            raise EncoderOutputError(f"{modality} encoder ({method}) raised on rows "
-                                     f"{start}:{stop}: {type(exc).__name__}: {exc}") from exc
+            raise UnreadableRows(f"{modality} rows {start}:{stop} cannot be read: {type(exc).__name__}: {exc}",
+                                 modality, start, stop) from exc
+        try:
+            out = embed(batch)
+        except Exception as exc:
+            raise EncoderRaised(f"{modality} encoder ({method}) raised on rows {start}:{stop}: "
+                                f"{type(exc).__name__}: {exc}", modality, method, start, stop) from exc
         block = _checked_batch(out, modality, start, stop, d)
         d = block.shape[1]
         if z is None:
@@ -239,6 +262,13 @@ class EmbeddingCache:
 
     def __contains__(self, key: object) -> bool:
         return key in self._done
+
+    def adopt(self, key: EmbeddingKey, result: Embeddings) -> None:
+        """Keep embeddings computed elsewhere in this process (the setup check's pass over the clean
+        canary) as the result for ``key``, so the gates do not compute them again."""
+        if not isinstance(result, Embeddings):
+            raise InputError(f"embedding {key}: adopted {type(result).__name__}; expected Embeddings")
+        self._done[key] = result
 
     def get_or_compute(self, key: EmbeddingKey, compute: Callable[[], Cached]) -> Cached:
         """The cached embeddings for ``key``, computing them on the first request only.

@@ -101,7 +101,7 @@ class ImageFiles(Sequence):
         except InputError:
             raise
         except (OSError, ValueError, SyntaxError, image_module.DecompressionBombError) as exc:
-            raise InputError(f"{self.where(i)}: cannot decode the image ({exc})") from exc
+            raise InputError(f"{self.where(i)}: {_problem(exc, self.path(i))}") from exc
 
     def take(self, indices: Sequence[int] | np.ndarray) -> ImageFiles:
         """The rows ``indices`` as another lazy ``ImageFiles`` (nothing decoded), sharing the cache."""
@@ -132,6 +132,11 @@ class ImageFiles(Sequence):
             digest.update(_frame(b"H", self._file_digest(i).encode()))
         return digest.hexdigest()
 
+    def content_keys(self) -> list[str]:
+        """Per row, the digest of its file's bytes: rows naming the same file, or files with the
+        same bytes, are one image (how ``mmgate.subjects.items`` counts unique images)."""
+        return [self._file_digest(i) for i in range(len(self))]
+
     def _file_digest(self, i: int) -> str:
         path = self.path(i)
         try:
@@ -142,7 +147,7 @@ class ImageFiles(Sequence):
                 cached = (stamp, file_digest(path))
                 self._digests[path] = cached
         except OSError as exc:
-            raise InputError(f"{self.where(i)}: cannot read the file ({exc})") from exc
+            raise InputError(f"{self.where(i)}: {_problem(exc, path)}") from exc
         return cached[1]
 
 
@@ -169,8 +174,17 @@ def _verify_problem(image_module: Any, path: str) -> str | None:
     except InputError as exc:
         return str(exc).removeprefix("image: ")
     except (OSError, ValueError, SyntaxError, image_module.DecompressionBombError) as exc:
-        return f"cannot decode the image ({exc})"
+        return _problem(exc, path)
     return None
+
+
+def _problem(exc: BaseException, path: str) -> str:
+    """What went wrong with the file at ``path``, without repeating the path (the error names it
+    already): a file that cannot be opened (deleted, unreadable) is not a file that cannot be decoded."""
+    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        return f"cannot read the file ({exc.strerror})"
+    reason = str(exc).replace(repr(path), "").replace(path, "").strip(" :") or type(exc).__name__
+    return f"cannot decode the image ({reason})"
 
 
 def raise_all(problems: list[str], summary: str, shown: int = 20) -> None:

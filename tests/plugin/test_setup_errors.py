@@ -1,15 +1,29 @@
 """A run that cannot be set up is not a model failure: the setup check (``mmgate.plugin.preflight``)
 finds it once, before any gate runs, reports each cause once in a few lines, exits 13 with decision
-SETUP_ERROR, and still leaves a bundle that ``python -m mmgate verify`` accepts."""
+SETUP_ERROR, and still leaves a bundle that ``python -m mmgate verify`` accepts. That includes a
+canary input that cannot be read (a corrupt or deleted image file of a manifest canary) and an
+encoder that raises on the canary: found by the check's pass over the clean canary, named once."""
 
 from __future__ import annotations
 
 import importlib.util
+import re
 
 import numpy as np
 import pytest
 
-from mmgate.plugin.preflight import MIN_CANARY_PAIRS, subject_problems, tower_problems
+from mmgate.gating.contract import Contract
+from mmgate.plugin.context import RunContext
+from mmgate.plugin.preflight import (
+    MIN_CANARY_PAIRS,
+    NAMED_ROWS,
+    CanaryPass,
+    canary_pass,
+    subject_problems,
+    tower_problems,
+)
+from mmgate.plugin.runspec import RunSpec
+from mmgate.plugin.settings import resolve_settings
 from mmgate.records.reports import ReportSchemaError, validate_report
 from mmgate.records.schema_registry import load_schemas
 from mmgate.subjects.paired import PairedSet
@@ -20,6 +34,7 @@ from tests.report_samples import sample_report
 pytestmark = pytest.mark.usefixtures("isolated_home")
 
 MAX_LINES = 60  # a setup error is a few lines, not one traceback per gate case
+MAX_MMGATE_LINES = 20  # what mmgate itself prints for one input fault, its section header included
 
 # Subjects that cannot be gated, by MODE: towers of different dimensions, a factory returning None.
 BROKEN_MODULE = '''
@@ -44,6 +59,96 @@ def make():
     ids = np.arange(N)
     return Subject(name="broken-" + MODE, encoder=Encoder(), canary=PairedSet(ids, [f"item {{i}}" for i in ids]))
 '''
+
+
+# A subject whose canary is a manifest of PNG files (written by the test); FAULT breaks it. Image i
+# is a solid colour of value i, which the encoder reads back as row i of its table. Every batch that
+# is the whole clean canary of a modality is logged to passes.log, one line per pass.
+MANIFEST_MODULE = '''
+import os
+
+import numpy as np
+from mmgate import PairedSet, Subject
+
+FAULT = {fault!r}
+N, D = {n}, 32
+HERE = os.path.dirname(os.path.abspath(__file__))
+TABLE = np.random.default_rng(0).standard_normal((N, D))
+TEXTS = [f"item {{i}}" for i in range(N)]
+
+
+def log_clean_pass(modality, clean):
+    if clean:
+        with open(os.path.join(HERE, "passes.log"), "a") as log:
+            log.write(f"{{modality}} {{os.getpid()}}\\n")
+
+
+class Encoder:
+    def embed_images(self, batch):
+        if FAULT == "encoder_raises":
+            raise ValueError("preprocess: expected 224x224 images, got 4x4\\nsee the model card")
+        if FAULT == "interrupt" and len(batch) > 8:  # the canary pass, not the setup check's probe
+            raise KeyboardInterrupt
+        log_clean_pass("image", len(batch) == N and all((image == i).all() for i, image in enumerate(batch)))
+        return TABLE[[int(image[0, 0, 0]) for image in batch]]
+
+    def embed_texts(self, batch):
+        log_clean_pass("text", list(batch) == TEXTS)
+        rows = np.array([int(t.split()[1]) for t in batch])
+        return TABLE[rows] + 0.05 * np.random.default_rng(rows).standard_normal((len(rows), D))
+
+
+def preprocess_raises():
+    import torch
+    from mmgate.adapters import TorchEncoder
+
+    def preprocess(image):
+        raise ValueError("Resize: expected a PIL image, got ndarray")
+
+    return TorchEncoder(lambda x: x.flatten(1), lambda texts: torch.ones(len(texts), D), preprocess, name="torch")
+
+
+def make():
+    canary = PairedSet.from_manifest(os.path.join(HERE, "canary", "canary.csv"))
+    if FAULT == "missing":  # deleted after the manifest was read
+        os.remove(os.path.join(HERE, "canary", "img017.png"))
+    encoder = preprocess_raises() if FAULT == "preprocess_raises" else Encoder()
+    return Subject(name="manifest-" + FAULT, encoder=encoder, canary=canary)
+'''
+BAD_FILE = "img017.png"  # manifest data row 18
+
+
+def _manifest_subject(pytester: pytest.Pytester, fault: str, n: int = 40, corrupt: int = 1) -> str:
+    """Write ``n`` PNGs, their manifest and the subject module; ``corrupt`` overwrites ``BAD_FILE``
+    and the ``corrupt - 1`` files after it."""
+    image = pytest.importorskip("PIL.Image")
+    folder = pytester.path / "canary"
+    folder.mkdir()
+    for i in range(n):
+        image.new("RGB", (4, 4), (i, i, i)).save(folder / f"img{i:03d}.png")
+    (folder / "canary.csv").write_text("image,caption\n" + "".join(f"img{i:03d}.png,item {i}\n" for i in range(n)))
+    if fault == "corrupt":
+        for i in range(17, 17 + corrupt):
+            (folder / f"img{i:03d}.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
+    pytester.makepyfile(manifest_subject=MANIFEST_MODULE.format(fault=fault, n=n))
+    return "manifest_subject:make"
+
+
+def clean_passes(pytester: pytest.Pytester) -> list[str]:
+    """The passes over the whole clean canary the manifest subject's encoder saw: "MODALITY PID"."""
+    log = pytester.path / "passes.log"
+    return log.read_text().splitlines() if log.exists() else []
+
+
+def mmgate_lines(run) -> list[str]:
+    """What mmgate printed on standard output: its lines, its section header and the indented lines
+    a message of its continues on; pytest's own lines left out."""
+    lines, inside = [], False
+    for line in run.result.stdout.lines:
+        inside = line.startswith("mmgate") or " mmgate " in line or (inside and line.startswith(" "))
+        if inside:
+            lines.append(line)
+    return lines
 
 
 @pytest.fixture
@@ -118,6 +223,76 @@ def test_ranks_on_the_cpu_torch_device_give_the_same_decision_and_evidence(pytes
     assert plain.decision == on_torch.decision == "APPROVE", on_torch.output
     retrieval = {key: gate["measured"] for key, gate in plain.gates().items() if gate["gate"].startswith("retrieval")}
     assert retrieval and retrieval == {key: on_torch.gates()[key]["measured"] for key in retrieval}
+
+
+@pytest.mark.parametrize("fault, workers, problem", [
+    ("corrupt", "0", "cannot decode the image (cannot identify image file)"),
+    ("missing", "0", "cannot read the file (No such file or directory)"),
+    ("corrupt", "2", "cannot decode the image (cannot identify image file)"),
+], ids=["corrupt", "missing", "corrupt-xdist"])
+def test_an_unreadable_canary_image_is_one_setup_error_naming_file_and_row(pytester, fault, workers, problem):
+    run = run_gates(pytester, "--mmgate-subject", _manifest_subject(pytester, fault), "--mmgate-seeds", "1",
+                    "-n", workers)
+    where = f"canary.csv: row 18, column 'image': {pytester.path / 'canary' / BAD_FILE}: {problem}"
+    assert_setup_error(run, where)
+    assert run.output.count(BAD_FILE) == 1, run.output
+    assert len(mmgate_lines(run)) <= MAX_MMGATE_LINES, run.output
+    assert "created: " not in run.output  # the check ran once, in the controller; no worker started
+
+
+def test_many_unreadable_images_name_the_first_and_count_the_rest(pytester):
+    spec = _manifest_subject(pytester, "corrupt", corrupt=NAMED_ROWS + 5)
+    run = run_gates(pytester, "--mmgate-subject", spec, "--mmgate-seeds", "1")
+    assert_setup_error(run, "5 more unreadable image inputs, at canary rows 27 to 31 (15 of 40 rows unreadable in all)")
+    named = [f"img{i:03d}.png" for i in range(17, 17 + NAMED_ROWS)]
+    assert [run.output.count(name) for name in named] == [1] * NAMED_ROWS, run.output
+    assert "img027.png" not in run.output
+    assert len(mmgate_lines(run)) <= MAX_MMGATE_LINES, run.output
+
+
+def _torch_encoder_subject(pytester: pytest.Pytester) -> str:
+    if importlib.util.find_spec("torch") is None:  # looked up, not imported: the run is a subprocess
+        pytest.skip("TorchEncoder needs torch (pip install 'mmgate[torch]')")
+    return _manifest_subject(pytester, "preprocess_raises")
+
+
+@pytest.mark.parametrize("build, cause, frame", [
+    (lambda pytester: _manifest_subject(pytester, "encoder_raises"),
+     "the image encoder (embed_images) raised on canary rows 0:40: ValueError: preprocess: expected 224x224 "
+     "images, got 4x4 [...]", r"manifest_subject\.py:\d+ in embed_images"),
+    (lambda pytester: write_subject(pytester, "encoder_raises"),
+     "the text encoder (embed_texts) raised on canary rows 0:64: RuntimeError: tokenizer exploded",
+     r"user_subject\.py:\d+ in embed_texts"),
+    (_torch_encoder_subject,
+     "the image encoder (embed_images) raised on canary rows 0:40: InputError: TorchEncoder.embed_images (rows "
+     "0:32 of the batch): preprocess failed on item 0 (ndarray): ValueError: Resize: expected a PIL image, got "
+     "ndarray", r"manifest_subject\.py:\d+ in preprocess"),
+], ids=["images", "texts", "preprocess"])
+def test_an_encoder_that_raises_on_the_canary_is_one_setup_error_not_a_reject(pytester, build, cause, frame):
+    run = run_gates(pytester, "--mmgate-subject", build(pytester), "--mmgate-seeds", "1")
+    assert_setup_error(run, cause)
+    assert re.search(re.escape(cause) + r" \(raised at \S*" + frame + r"\); no gate can measure", run.output), run.output
+    assert len(mmgate_lines(run)) <= MAX_MMGATE_LINES, run.output
+    assert "REJECT" not in run.output
+
+
+@pytest.mark.parametrize("workers, processes", [("0", 1), ("2", 2)], ids=["serial", "xdist"])
+def test_the_clean_canary_is_embedded_once_per_process(pytester, workers, processes):
+    # serial: the gates adopt the setup check's pass; under xdist the worker gating seed 0 embeds it again
+    spec = _manifest_subject(pytester, "healthy")
+    run = run_gates(pytester, "--mmgate-subject", spec, "--mmgate-seeds", "1", "-n", workers, "-k", "retrieval_top1")
+    assert run.decision == "INCOMPLETE", run.output
+    assert {g["status"] for g in run.gates().values() if g["gate"] == "retrieval_top1"} == {"passed"}
+    passes = clean_passes(pytester)
+    assert sorted(line.split()[0] for line in passes) == sorted(["image", "text"] * processes), passes
+    assert len({line.split()[1] for line in passes}) == processes, passes
+
+
+def test_an_interrupt_during_the_canary_pass_ends_the_run_incomplete(pytester):
+    run = run_gates(pytester, "--mmgate-subject", _manifest_subject(pytester, "interrupt"), "--mmgate-seeds", "1")
+    assert run.decision == "INCOMPLETE" and run.result.ret == 11, run.output
+    assert "mmgate: interrupted during the setup check; no gate ran" in run.output
+    assert_verified(run)
 
 
 def test_towers_of_different_dimensions_name_both(pytester):
@@ -195,9 +370,81 @@ def test_the_probe_compares_the_towers_dimensions():
     assert "16-dimensional" in problem and "24-dimensional" in problem
 
 
-def test_an_encoder_failing_on_the_probe_is_left_to_the_gates():
-    # a model that raises or returns malformed output is the model's failure (REJECT), not setup's
-    assert tower_problems(_subject(_Towers(16, 24, raises=True))) == []
+def test_an_encoder_failing_on_the_probe_is_left_to_the_canary_pass():
+    subject = _subject(_Towers(16, 16, raises=True))
+    assert tower_problems(subject) == []  # no dimension to compare; the canary pass names the exception
+    checked = canary_pass(subject, batch_size=16)
+    assert checked.embeddings is None
+    (problem,) = checked.problems
+    assert "the text encoder (embed_texts) raised on canary rows 0:16: RuntimeError: tokenizer exploded" in problem
+
+
+def test_unusable_output_is_left_to_the_gates():
+    class NaNs(_Towers):
+        def embed_images(self, batch):
+            out = super().embed_images(batch)
+            out[0, 0] = np.nan
+            return out
+
+    assert canary_pass(_subject(NaNs(8, 8))) == CanaryPass()  # no embeddings, no setup problem: the model's failure
+
+
+class _Lazy:
+    """Images read lazily, row by row; the rows in ``bad`` raise a KeyError."""
+
+    def __init__(self, n: int, bad: set[int]) -> None:
+        self.n, self.bad = n, bad
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int):
+        if i in self.bad:
+            raise KeyError(f"blob {i}")
+        return np.full(4, float(i))
+
+
+def test_unreadable_rows_are_named_one_by_one_then_counted():
+    bad = {3, *range(20, 40)}
+    ids = np.arange(40)
+    subject = Subject("lazy", _Towers(4, 4), PairedSet(_Lazy(40, bad), [f"item {i}" for i in ids]))
+    problems = canary_pass(subject, batch_size=8).problems
+    assert len(problems) == NAMED_ROWS + 1
+    assert problems[0] == "canary 'canary' of subject 'lazy': image row 3 cannot be read: KeyError: 'blob 3'"
+    assert problems[-1] == ("canary 'canary' of subject 'lazy': 11 more unreadable image inputs, at canary rows "
+                            "29 to 39 (21 of 40 rows unreadable in all)")
+
+
+def test_an_image_file_several_rows_name_is_one_fault(tmp_path):
+    image = pytest.importorskip("PIL.Image")
+    for i in range(MIN_CANARY_PAIRS):
+        image.new("RGB", (4, 4), (i, i, i)).save(tmp_path / f"img{i:03d}.png")
+    (tmp_path / "img005.png").write_bytes(b"not a png")
+    rows = [f"img{i:03d}.png,item {i}" for i in range(MIN_CANARY_PAIRS)] + ["img005.png,item 5 again"] * 2
+    (tmp_path / "canary.csv").write_text("image,caption\n" + "".join(f"{row} {n}\n" for n, row in enumerate(rows)))
+    subject = Subject("coco-like", _Towers(4, 4), PairedSet.from_manifest(tmp_path / "canary.csv"))
+    (problem,) = canary_pass(subject, batch_size=4).problems
+    assert problem.count("img005.png") == 1 and problem.startswith("canary 'canary' of subject 'coco-like': image "
+                                                                    "cannot be read: "), problem
+    assert problem.endswith(": cannot decode the image (cannot identify image file) (2 more rows name the same "
+                            "file)"), problem
+
+
+def test_a_serial_run_embeds_the_canary_once(tmp_path):
+    class Counting(_Towers):
+        calls = 0
+
+        def embed_images(self, batch):
+            Counting.calls += 1
+            return np.random.default_rng(len(batch)).standard_normal((len(batch), self.d_img))
+
+    subject = _subject(Counting(8, 8))
+    checked = canary_pass(subject, batch_size=64)
+    spec = RunSpec(settings=resolve_settings({}, {}, tmp_path), contract=Contract(), problems=(), config_texts=())
+    context = RunContext(spec)
+    context.adopt_subject(subject, checked.embeddings)
+    assert context.embed(subject, subject.canary) is checked.embeddings
+    assert Counting.calls == 1 and context.embeddings_cache.computations == 0
 
 
 def test_the_minimum_canary_size_is_inclusive():

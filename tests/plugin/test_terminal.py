@@ -169,6 +169,8 @@ def test_a_worker_s_slow_pass_is_shown_by_the_controller_with_the_worker_id(pyte
     shown = [line for line in run.result.stdout.lines if "mmgate: embedding" in line]
     assert shown and all(line.startswith("[gw") for line in shown), run.output
     assert any(line.endswith("rows 64/64 done") for line in shown), shown
+    # the controller's setup check embedded the canary first, and says so
+    assert "mmgate: setup check: embedding text rows 64/64 done" in run.result.stdout.lines, run.output
     counts = run.report("release_decision.json")["facts_provided"]["counts"]
     assert counts["passed"] == 2 and counts["error"] == counts["failed"] == 0  # progress is not a gate result
     assert (pytester.path / "junit.xml").read_text("utf-8").count("<testcase ") == 2
