@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from mmgate.errors import ConfigError, InputError
-from mmgate.subjects.lazy_images import ImageFiles, raise_all
+from mmgate.subjects.lazy_images import ImageFiles, raise_all, relative_image_path
 from mmgate.subjects.paired import PairedSet
 
 COCO = "COCO captions"
@@ -263,13 +263,7 @@ def _path_text(value: Any, at: str, where: str) -> str:
 
 def _relative(value: str, at: str, where: str) -> str:
     """The image path, normalised, relative to the image folder; refuses absolute paths and escapes."""
-    if os.path.isabs(value) or Path(value).drive:
-        raise InputError(f"{at}: {where}: {value!r} is absolute; image paths must be relative to "
-                         f"image_dir")
-    relative = os.path.normpath(value)
-    if relative == os.pardir or relative.startswith(os.pardir + os.sep):
-        raise InputError(f"{at}: {where}: {value!r} escapes image_dir")
-    return relative
+    return relative_image_path(value, f"{at}: {where}", "image_dir")
 
 
 def _uses_key(items: list, key: str) -> bool:

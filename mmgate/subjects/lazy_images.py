@@ -14,6 +14,7 @@ import hashlib
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -185,6 +186,17 @@ def _problem(exc: BaseException, path: str) -> str:
         return f"cannot read the file ({exc.strerror})"
     reason = str(exc).replace(repr(path), "").replace(path, "").strip(" :") or type(exc).__name__
     return f"cannot decode the image ({reason})"
+
+
+def relative_image_path(value: str, where: str, folder: str) -> str:
+    """``value`` normalised, relative to ``folder`` (as the errors name it); refuses absolute paths
+    and paths that escape it."""
+    if os.path.isabs(value) or Path(value).drive:
+        raise InputError(f"{where}: {value!r} is absolute; image paths must be relative to {folder}")
+    relative = os.path.normpath(value)
+    if relative == os.pardir or relative.startswith(os.pardir + os.sep):
+        raise InputError(f"{where}: {value!r} escapes {folder}")
+    return relative
 
 
 def raise_all(problems: list[str], summary: str, shown: int = 20) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from mmgate.errors import ConfigError, InputError
-from mmgate.subjects.lazy_images import ImageFiles, raise_all
+from mmgate.subjects.lazy_images import ImageFiles, raise_all, relative_image_path
 from mmgate.subjects.paired import PairedSet
 
 FORMATS = (".csv", ".jsonl", ".ndjson")
@@ -137,13 +137,7 @@ def _image_file(table: Path, row: Row, column: str) -> str:
     value = row.values[column]
     if not isinstance(value, str) or not value.strip():
         raise InputError(f"{_at(table, row, column)}: expected a non-empty image path, got {value!r}")
-    if os.path.isabs(value) or Path(value).drive:
-        raise InputError(f"{_at(table, row, column)}: {value!r} is absolute; image paths must be "
-                         f"relative to the table's folder")
-    relative = os.path.normpath(value)
-    if relative == os.pardir or relative.startswith(os.pardir + os.sep):
-        raise InputError(f"{_at(table, row, column)}: {value!r} escapes the table's folder")
-    return relative
+    return relative_image_path(value, _at(table, row, column), "the table's folder")
 
 
 def _caption(table: Path, row: Row, column: str) -> str:

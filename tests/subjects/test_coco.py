@@ -34,20 +34,6 @@ def write_json(path: Path, data: Any) -> Path:
     return path
 
 
-@pytest.fixture
-def opens(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every path Pillow is asked to open from now on."""
-    seen: list[str] = []
-    real = Image.open
-
-    def spy(path, *args, **kwargs):
-        seen.append(str(path))
-        return real(path, *args, **kwargs)
-
-    monkeypatch.setattr(Image, "open", spy)
-    return seen
-
-
 COCO_IDS = [42, 7, 19]
 
 

@@ -51,20 +51,6 @@ def images_dir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-@pytest.fixture
-def opens(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every path Pillow is asked to open from now on."""
-    seen: list[str] = []
-    real = Image.open
-
-    def spy(path, *args, **kwargs):
-        seen.append(str(path))
-        return real(path, *args, **kwargs)
-
-    monkeypatch.setattr(Image, "open", spy)
-    return seen
-
-
 def simple_csv(root: Path) -> Path:
     return write_csv(root / "canary.csv", ["image", "caption"], [
         ["img/red.png", "a red square"], ["img/green.png", "a green square"],
