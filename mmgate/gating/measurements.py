@@ -22,7 +22,7 @@ from mmgate.gating.snapshot import snapshot
 from mmgate.panel.bootstrap import difference_ci
 from mmgate.panel.hubness import occurrence_counts, occurrence_summary
 from mmgate.panel.partner_auc import partner_auc_from_ranks, relevant_auc_per_query
-from mmgate.panel.validate import block_rows, embedding_pair, neighbour_count, shared_unit_rows
+from mmgate.panel.validate import block_rows, embedding_pair, neighbour_count, shared_unit_rows, unit_rows
 from mmgate.perturb.sample import CanarySample, canary_sample
 from mmgate.subjects.embedding import Embeddings
 from mmgate.subjects.items import CanaryItems, canary_items
@@ -391,7 +391,7 @@ class Measurements:
 
 def _set_centroids(z: np.ndarray, labels: np.ndarray, sets: int) -> np.ndarray:
     """(sets, d) mean unit row of each relevant set."""
-    unit = z / np.linalg.norm(z, axis=1, keepdims=True)
+    unit = unit_rows(z, "z", np.float64)
     sums = np.zeros((sets, z.shape[1]))
     np.add.at(sums, labels, unit)
     return sums / np.bincount(labels, minlength=sets)[:, None]
