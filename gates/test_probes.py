@@ -11,4 +11,5 @@ def test_mi_probe(gate, measured):
 
 def test_cca_probe(gate, measured):
     cca = measured.cca()
-    gate.check("mean of the top canonical correlations", cca["cca"], gate.threshold(), evidence=cca)
+    gate.check("mean of the top canonical correlations", cca["cca"], gate.threshold(), ci=cca["cca_ci"],
+               pairs=measured.pairs, evidence=cca)

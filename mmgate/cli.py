@@ -1,5 +1,5 @@
 """``python -m mmgate``: subcommands over bundles and artifacts (``verify``, ``calibrate``,
-``timeline``, ``intervene``; one line adds another)."""
+``timeline``, ``intervene``, ``power``; one line adds another)."""
 
 from __future__ import annotations
 
@@ -130,6 +130,28 @@ def _run_intervene(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
 
+def _configure_power(parser: argparse.ArgumentParser) -> None:
+    from mmgate.power import study
+
+    parser.add_argument("--out", type=Path, required=True, help="directory receiving power.json and power.md")
+    parser.add_argument("--subjects", type=_names, default=list(study.DEFAULT_SUBJECTS), metavar="A,B,...",
+                        help="subject factories 'module:callable' (default: the MiniLM paraphrase and "
+                             "LiT digits examples, run from the repository root)")
+    parser.add_argument("--draws", type=int, default=study.HEALTHY_DRAWS,
+                        help=f"healthy half-canary subsamples per subject (default {study.HEALTHY_DRAWS})")
+
+
+def _run_power(args: argparse.Namespace) -> int:
+    """Inject every graded failure into each subject; print the table and the POWER line last."""
+    from mmgate.power import report
+
+    try:
+        return report.power_main(args.out, args.subjects, args.draws)
+    except ConfigError as exc:
+        print(f"power: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
 COMMANDS: tuple[Command, ...] = (
     Command("verify", "re-check a bundle's hashes, completeness and report schemas", _configure_verify, _run_verify),
     Command("calibrate", "gate the built-in subject under injected failures and healthy seeds; write the "
@@ -138,6 +160,8 @@ COMMANDS: tuple[Command, ...] = (
             "episode", _configure_timeline, _run_timeline),
     Command("intervene", "diagnose each drift episode, apply the bounded intervention policy, re-measure and write "
             "decision records", _configure_intervene, _run_intervene),
+    Command("power", "inject graded failures into real subjects and measure what the gates detect, and the "
+            "healthy false-alarm rate", _configure_power, _run_power),
 )
 
 

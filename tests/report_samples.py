@@ -50,6 +50,8 @@ FACTS: dict[str, dict[str, Any]] = {
         "decision": "APPROVE",
         "exit_code": 0,
         "failed_gates": [],
+        "inconclusive_gates": [],
+        "pairs_to_decide": None,
         "errored_gates": [],
         "missing_gates": [],
         "not_applicable_gates": ["gates/test_probe.py::test_factor_probe[none]"],

@@ -28,7 +28,7 @@ PLOT_DIR = "plots"
 BANNER_COLOURS = {"APPROVE": "#1e7b34", "REJECT": "#b3261e", "INCOMPLETE": "#a15c00",
                   "SETUP_ERROR": "#6a1b9a"}
 STATUS_COLOURS = {
-    "failed": "#b3261e", "error": "#b3261e", "missing": "#a15c00",
+    "failed": "#b3261e", "error": "#b3261e", "inconclusive": "#a15c00", "missing": "#a15c00",
     "skipped": "#5f6368", "not_applicable": "#5f6368", "passed": "#1e7b34",
 }
 # Plot kind (file name without ``_seed<N>.png``; ``margin_*`` by prefix) -> the gates it shows.

@@ -15,9 +15,10 @@ STATUS_WORDS = {
     "APPROVE": "release cleared", "REJECT": "release blocked", "INCOMPLETE": "evidence incomplete",
     "SETUP_ERROR": "run could not be set up, no gate ran",
 }
-STATUS_ORDER = ("failed", "error", "missing", "skipped", "not_applicable", "passed")
+STATUS_ORDER = ("failed", "error", "inconclusive", "missing", "skipped", "not_applicable", "passed")
 DECISION_LISTS = (
     ("failed_gates", "failed"),
+    ("inconclusive_gates", "inconclusive"),
     ("errored_gates", "error"),
     ("missing_gates", "missing"),
     ("not_applicable_gates", "not_applicable"),
@@ -73,7 +74,7 @@ def check_decision(decision: Mapping[str, object]) -> None:
 def gate_rows(decision: Mapping[str, object],
               results: Sequence[Mapping[str, object]]) -> tuple[GateRow, ...]:
     """Rows for every gate result plus every gate the decision lists without a result (so a gate
-    missing from ``results`` is never hidden), sorted failed, error, missing, skipped,
+    missing from ``results`` is never hidden), sorted failed, error, inconclusive, missing, skipped,
     not_applicable, passed, then by gate id."""
     check_decision(decision)
     if isinstance(results, (str, bytes)) or not isinstance(results, Sequence):
@@ -151,7 +152,7 @@ def render_summary(decision: Mapping[str, object], results: Sequence[Mapping[str
                          f"{_cell(worst.case)} | {_cell(worst.row.measured)} | {_cell(worst.row.threshold)} |")
     else:
         lines.append("No gate applied to this subject.")
-    problems = [group for group in shown if group.status in ("failed", "error", "missing", "skipped")]
+    problems = [group for group in shown if group.status in ("failed", "error", "inconclusive", "missing", "skipped")]
     if problems:
         lines += ["", "**Why**", ""]
         for group in problems:

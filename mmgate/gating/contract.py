@@ -19,6 +19,7 @@ from mmgate.gating.contract_checks import (
     checked_benign,
     checked_bounds,
     checked_budgets,
+    checked_choice,
     checked_drift_budgets,
     checked_float,
     checked_gate,
@@ -30,12 +31,14 @@ from mmgate.gating.contract_checks import (
 from mmgate.gating.thresholds import (
     CONDITIONAL_GATES,
     CONTRACT_EXTENSIONS,
+    DECIDE_ON,
     DEFAULT_BENIGN,
     DEFAULT_REQUIRED,
     DEFAULT_STRESS_BUDGETS,
     FLOAT_RANGES,
     GATE_NAMES,
     GATE_THRESHOLDS,
+    GATES_WITH_INTERVALS,
     NULLABLE_FIELDS,
     PROFILES,
     UNSET_REASONS,
@@ -52,7 +55,11 @@ __all__ = ["CONDITIONAL_GATES", "DEFAULT_REQUIRED", "GATE_NAMES", "GATE_THRESHOL
 class Contract:
     """Thresholds declared before a run; validated on construction, hashed into the decision.
 
-    ``bounds`` says which statistic a gate compares (point estimate or a confidence bound);
+    ``decide_on`` is the rule for every gate whose measurement has an interval: "interval" (the
+    default) passes a case whose interval lies inside the limit, fails one whose interval lies
+    beyond it and leaves one across it inconclusive (the release INCOMPLETE, with the pairs that
+    would decide it); "point" decides on the point estimate alone. ``bounds`` overrides it per gate
+    (point estimate or the stricter confidence bound);
     ``required`` lists the gates whose absence makes the decision non-APPROVE (given as a table of
     gate name to true/false, it adjusts the default list: every gate that applies to any subject
     and has a threshold). A gate threshold may be left unset (None, JSON ``null``): its gate is then
@@ -123,6 +130,7 @@ class Contract:
     bootstrap_resamples: int = 1000
     bootstrap_alpha: float = 0.05
     retrieval_ks: tuple[int, ...] = (1, 5)
+    decide_on: str = "interval"
     bounds: tuple[tuple[str, str], ...] = ()
     required: tuple[str, ...] | None = None
     profile: str = "builtin"
@@ -141,6 +149,7 @@ class Contract:
         checked["bootstrap_resamples"] = checked_resamples(src, self.bootstrap_resamples)
         checked["retrieval_ks"] = checked_ks(src, self.retrieval_ks)
         checked["bounds"] = checked_bounds(src, self.bounds)
+        checked["decide_on"] = checked_choice(src, "decide_on", self.decide_on, DECIDE_ON)
         unset = {gate for gate, (_, name) in GATE_THRESHOLDS.items() if checked[name] is None}
         checked["required"] = checked_required(src, self.required, unset)
         checked["benign_perturbations"] = checked_benign(src, self.benign_perturbations)
@@ -199,9 +208,12 @@ class Contract:
         return hashlib.sha256(self.canonical_json().encode("utf-8")).hexdigest()
 
     def basis(self, gate: str) -> str:
-        """Which statistic ``gate`` compares: "point" unless ``bounds`` says otherwise."""
+        """Which statistic ``gate`` compares: its ``bounds`` entry, else, for a gate whose measurement
+        has an interval, ``decide_on`` ("interval": pass inside the limit, fail beyond it,
+        inconclusive across it; "point": the estimate), else the point estimate."""
         checked_gate(self.source, "gate", gate, GATE_NAMES)
-        return dict(self.bounds).get(gate, "point")
+        default = self.decide_on if gate in GATES_WITH_INTERVALS else "point"
+        return dict(self.bounds).get(gate, default)
 
     def is_required(self, gate: str) -> bool:
         """Whether a missing or errored ``gate`` blocks approval."""

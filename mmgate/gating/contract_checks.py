@@ -94,10 +94,10 @@ def checked_bounds(source: str, value: Any) -> tuple[tuple[str, str], ...]:
 
 
 def _allowed_bases(gate: str) -> tuple[str, ...]:
-    """Point always; the stricter bootstrap bound for the gates that measure one."""
+    """Point always; the interval rule or the stricter bootstrap bound for the gates that measure one."""
     if gate not in GATES_WITH_INTERVALS:
         return ("point",)
-    return ("point", "lower_bound" if GATE_THRESHOLDS[gate][0] == ">=" else "upper_bound")
+    return ("point", "interval", "lower_bound" if GATE_THRESHOLDS[gate][0] == ">=" else "upper_bound")
 
 
 def _builtin_operator(source: str, where: str, name: str, intensity: Any,
@@ -214,6 +214,12 @@ def _required_from_list(source: str, value: Any) -> tuple[str, ...]:
     if duplicates:
         raise ContractError(f"{source}: required: gate name(s) listed twice: {duplicates}")
     return tuple(name for name in GATE_NAMES if name in names)
+
+
+def checked_choice(source: str, name: str, value: Any, allowed: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in allowed:
+        raise ContractError(f"{source}: {name}: expected one of {list(allowed)}, got {value!r}")
+    return value
 
 
 def checked_sha256(source: str, name: str, value: Any) -> str | None:

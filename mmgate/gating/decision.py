@@ -1,4 +1,5 @@
-"""The release decision: APPROVE only when every required gate ran and every gate that ran passed."""
+"""The release decision: APPROVE only when every required gate ran and every gate that ran passed;
+a gate whose interval straddles its limit (inconclusive) leaves the release INCOMPLETE, never REJECT."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from dataclasses import dataclass
 from typing import Callable, Mapping
 
 from mmgate.gating.catalogue import GateSpec
-from mmgate.gating.results import GateResult
+from mmgate.gating.results import STATUSES, GateResult
 
 EXIT_CODES = {"APPROVE": 0, "REJECT": 10, "INCOMPLETE": 11,
               "SETUP_ERROR": 13}  # the run could not be set up: no gate ran (mmgate.plugin.preflight)
@@ -23,6 +24,7 @@ class Decision:
     results: tuple[GateResult, ...]
     passed: tuple[str, ...]
     failed: tuple[str, ...]
+    inconclusive: tuple[str, ...]
     errored: tuple[str, ...]
     missing: tuple[str, ...]
     not_applicable: tuple[str, ...]
@@ -30,7 +32,7 @@ class Decision:
 
     def counts(self) -> dict[str, int]:
         """How many gate cases ended in each status."""
-        counts = {status: 0 for status in ("passed", "failed", "error", "not_applicable", "skipped", "missing")}
+        counts = {status: 0 for status in STATUSES}
         for result in self.results:
             counts[result.status] += 1
         return counts
@@ -44,8 +46,9 @@ def decide(
 ) -> Decision:
     """Combine the observed results (by catalogue key) with the catalogue; absent gates are missing.
 
-    Failure evidence wins (REJECT). Otherwise any gate that never ran (deselected, skipped, lost)
-    gives INCOMPLETE, and so does a required gate that could not apply to the subject.
+    Failure evidence wins (REJECT). Otherwise an inconclusive case (the canary is too small to
+    decide it) or any gate that never ran (deselected, skipped, lost) gives INCOMPLETE, and so does
+    a required gate that could not apply to the subject.
     """
     results = [
         observed.get(key) or _missing(spec, params, gate_id, is_required(spec.name), missing_reason)
@@ -61,7 +64,7 @@ def decide(
                              or (r.required and r.status == "not_applicable"))
     if ids("failed", "error"):
         verdict = "REJECT"
-    elif missing_required:
+    elif missing_required or ids("inconclusive"):
         verdict = "INCOMPLETE"
     else:
         verdict = "APPROVE"
@@ -71,6 +74,7 @@ def decide(
         results=tuple(results),
         passed=ids("passed"),
         failed=ids("failed"),
+        inconclusive=ids("inconclusive"),
         errored=ids("error"),
         missing=ids("missing", "skipped"),
         not_applicable=ids("not_applicable"),

@@ -20,9 +20,12 @@ from mmgate.errors import InputError
 from mmgate.gating.contract import Contract
 from mmgate.gating.snapshot import snapshot
 from mmgate.panel.bootstrap import difference_ci
-from mmgate.panel.hubness import occurrence_counts, occurrence_summary
+from mmgate.panel.hubness import occurrence_summary, query_neighbours
+from mmgate.panel.replicates import (REPLICATE_STREAM, Resamples, concentration_replicates,
+                                     geometry_replicates, interval, norm_cv_replicates)
 from mmgate.panel.partner_auc import partner_auc_from_ranks, relevant_auc_per_query
-from mmgate.panel.validate import block_rows, embedding_pair, neighbour_count, shared_unit_rows, unit_rows
+from mmgate.panel.validate import (block_rows, embedding_matrix, embedding_pair, neighbour_count, row_norms,
+                                   shared_unit_rows, unit_rows)
 from mmgate.perturb.sample import CanarySample, canary_sample
 from mmgate.subjects.embedding import Embeddings
 from mmgate.subjects.items import CanaryItems, canary_items
@@ -38,6 +41,13 @@ CCA_NULL_STREAM = 7
 PER_CLASS_LISTED = 50
 CAP_LIMITED = 0.5  # a side whose effective rank exceeds this share of its cap may be held down by it
 MIN_RELEVANT_SETS = 50  # fewest relevant sets to compare the towers' ranks over when a cap limits one side
+# Resamples behind the intervals of the non-linear statistics (spectra, concentration, CCA), each
+# a recomputation: at most this many (the contract's bootstrap_resamples when fewer). The 2.5 %
+# quantile of 200 replicates is their 5th order statistic.
+REPLICATE_RESAMPLES = 200
+CCA_RESAMPLES = 100
+GEOMETRY_INTERVAL_KEYS = {"mean_cosine": "mean_cosine", "variance_min": "variance", "effective_rank":
+                          "effective_rank", "rankme_share": "rankme_share", "direction_energy": "direction_energy"}
 
 
 class Measurements:
@@ -51,6 +61,7 @@ class Measurements:
         self.seed = seed
         self.device = device
         self._geometry: dict[str, dict[str, Any]] = {}
+        self._replicates: dict[str, dict[str, np.ndarray]] = {}
 
     def _rows(self, modality: str) -> np.ndarray:
         return self.embeddings.z_img if modality == "image" else self.embeddings.z_txt
@@ -113,6 +124,27 @@ class Measurements:
     def _ci(self, values: np.ndarray) -> tuple[float, float]:
         return panel.bootstrap_ci(values, n_boot=self.contract.bootstrap_resamples,
                                   alpha=self.contract.bootstrap_alpha, seed=self.seed)
+
+    def _resamples(self, n: int, stream_offset: int = 0, cap: int = REPLICATE_RESAMPLES) -> Resamples:
+        """Seeded row-count resamples of ``n`` units; equal offsets give equal draws (joint resampling
+        of the two sides of a one-to-one canary)."""
+        return Resamples(n, min(self.contract.bootstrap_resamples, cap), self.seed,
+                         REPLICATE_STREAM + stream_offset)
+
+    def _side_offset(self, modality: str) -> int:
+        """Resample stream of a side: shared by both sides of a one-to-one canary (pairs resampled
+        jointly), separate otherwise (each side's unique items resampled on their own)."""
+        return 0 if self.items.one_to_one or modality == "image" else 1
+
+    def _interval(self, point: float, replicates: np.ndarray, resamples: Resamples,
+                  low: float | None = None, high: float | None = None) -> list[float]:
+        lo, hi = interval(point, replicates, self.contract.bootstrap_alpha, resamples.scale, low, high)
+        return [lo, hi]
+
+    @property
+    def pairs(self) -> int:
+        """Canary rows (pairs): the size the pairs-needed estimate of an inconclusive case scales."""
+        return self.items.n_rows
 
     def _candidates(self, direction: str) -> tuple[int, str]:
         """Number of candidates a query of ``direction`` ranks, and what they are."""
@@ -237,19 +269,49 @@ class Measurements:
                 "n_items": side.count,
                 "relevant_sets": None if self.items.one_to_one else int(np.unique(side.labels).size),
             }
+            self._geometry[modality]["intervals"] = self._geometry_intervals(modality, z)
         return dict(self._geometry[modality])
 
+    def _geometry_intervals(self, modality: str, z: np.ndarray) -> dict[str, Any]:
+        """Bootstrap intervals over the side's unique items of every gated geometry statistic."""
+        resamples = self._resamples(z.shape[0], self._side_offset(modality))
+        reps = self._geometry_replicates(modality)
+        point = self._geometry[modality]
+        bounds = {"mean_cosine": (-1.0, 1.0), "variance_min": (0.0, None), "effective_rank": (0.0, None),
+                  "rankme_share": (0.0, 1.0), "direction_energy": (0.0, 1.0)}
+        values = {key: point[name]["min"] if key == "variance_min" else point[name]
+                  for key, name in GEOMETRY_INTERVAL_KEYS.items()}
+        return {"level": 1.0 - self.contract.bootstrap_alpha, "resamples": resamples.count,
+                "rows_drawn": resamples.drawn, "method": "bootstrap over unique items, percentile "
+                "interval re-centred on the estimate",
+                **{key: self._interval(values[key], reps[key], resamples, *bounds[key]) for key in values}}
+
+    def _geometry_replicates(self, modality: str) -> dict[str, np.ndarray]:
+        if modality not in self._replicates:
+            z = self._z(modality)
+            self._replicates[modality] = geometry_replicates(z, self._resamples(z.shape[0],
+                                                                                self._side_offset(modality)))
+        return self._replicates[modality]
+
     @cached_property
-    def _occurrences(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Top-1 and k-occurrence counts of every unique item per direction (``i2t``: texts as
-        targets), from one blocked pass each; shared by the hubness gate and the plot snapshot."""
+    def _neighbours(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Each query's top-1 unique target and every target's k-occurrence count per direction
+        (``i2t``: texts as targets), from one blocked pass each."""
         ui, ut = shared_unit_rows(*embedding_pair(self._z("image"), self._z("text"), paired=False))
         k = self.hubness_k
         out = {}
         for direction, queries, targets in (("i2t", ui, ut), ("t2i", ut, ui)):
             block = block_rows(None, targets.shape[0], ui.dtype.itemsize, ui.shape[1])
-            out[direction] = occurrence_counts(queries, targets, k, block)
+            out[direction] = query_neighbours(queries, targets, k, block)
         return out
+
+    @property
+    def _occurrences(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Top-1 and k-occurrence counts of every unique item per direction; shared by the hubness
+        gate and the plot snapshot."""
+        targets = {"i2t": self.items.texts.count, "t2i": self.items.images.count}
+        return {direction: (np.bincount(top1, minlength=targets[direction]), k_occ)
+                for direction, (top1, k_occ) in self._neighbours.items()}
 
     @cached_property
     def _hubness(self) -> dict[str, Any]:
@@ -274,7 +336,16 @@ class Measurements:
         prefix = "i2t_" if direction == "image_to_text" else "t2i_"
         stats = {key[len(prefix):]: value for key, value in self._hubness.items() if key.startswith(prefix)}
         return {"direction": direction, "k": int(self._hubness["k"]), "concentration": stats["top1_concentration"],
+                "concentration_ci": self._concentration_ci(prefix[:-1], stats["top1_concentration"]),
                 "items": self.items.evidence(), **stats}
+
+    def _concentration_ci(self, direction: str, point: float) -> list[float]:
+        """Bootstrap interval over the queries of the top-1 concentration."""
+        top1, k_occ = self._neighbours[direction]
+        sets = None if self.items.one_to_one else int(np.unique(self.items.images.labels).size)
+        resamples = self._resamples(top1.shape[0], 2 if direction == "i2t" else 3)
+        reps = concentration_replicates(top1, k_occ.shape[0], sets, resamples)
+        return self._interval(point, reps, resamples, 0.0, 1.0)
 
     @cached_property
     def _divergence(self) -> dict[str, Any]:
@@ -283,6 +354,7 @@ class Measurements:
         return {
             **self._rank_comparison(z_img, z_txt),
             "norm_divergence": abs(norms["cv_diff"]),
+            "norm_divergence_ci": self._norm_divergence_ci(z_img, z_txt, abs(norms["cv_diff"])),
             "norm_divergence_basis": "|cv_image - cv_text| of the pre-normalisation row norms of the unique items",
             "norms_image": panel.norm_stats(z_img),
             "norms_text": panel.norm_stats(z_txt),
@@ -303,7 +375,11 @@ class Measurements:
                                "rank_caps": caps}
         limited = sorted(m for m in caps if caps[m] < max(caps.values()) and ranks[m] > CAP_LIMITED * caps[m])
         if not limited:
-            return {**out, "rank_divergence": panel.rank_divergence(z_img, z_txt),
+            value = panel.rank_divergence(z_img, z_txt)
+            reps = {m: self._geometry_replicates(m)["effective_rank"] for m in ("image", "text")}
+            ci = self._interval(value, _divergence(reps["image"], reps["text"]),
+                                self._resamples(z_img.shape[0]), 0.0, 1.0)
+            return {**out, "rank_divergence": value, "rank_divergence_ci": ci,
                     "rank_divergence_basis": "every unique item of each side"}
         sets = int(np.unique(self.items.images.labels).size)
         why = (f"the {limited[0]} side's effective rank {ranks[limited[0]]:.1f} is bounded by its cap "
@@ -315,10 +391,23 @@ class Measurements:
                                       "canary's shape, not the towers"}
         centroids = {m: _set_centroids(z, self.items.side(m).labels, sets)
                      for m, z in (("image", z_img), ("text", z_txt))}
-        return {**out, "rank_divergence": panel.rank_divergence(centroids["image"], centroids["text"]),
-                "relevant_sets": sets,
+        value = panel.rank_divergence(centroids["image"], centroids["text"])
+        resamples = self._resamples(sets)  # the sets resampled jointly: both sides' centroids of a draw
+        reps = {m: geometry_replicates(c, resamples)["effective_rank"] for m, c in centroids.items()}
+        return {**out, "rank_divergence": value, "relevant_sets": sets,
+                "rank_divergence_ci": self._interval(value, _divergence(reps["image"], reps["text"]),
+                                                     resamples, 0.0, 1.0),
                 "rank_divergence_basis": f"{why}: compared over the {sets} relevant sets, each side's "
                                          "mean unit embedding per set (one cap for both)"}
+
+    def _norm_divergence_ci(self, z_img: np.ndarray, z_txt: np.ndarray, point: float) -> list[float]:
+        """Bootstrap interval of |cv_image - cv_text| over the unique items (pairs jointly when
+        one-to-one)."""
+        cvs = {}
+        for modality, z in (("image", z_img), ("text", z_txt)):
+            resamples = self._resamples(z.shape[0], self._side_offset(modality))
+            cvs[modality] = norm_cv_replicates(row_norms(embedding_matrix(z, modality)), resamples)
+        return self._interval(point, np.abs(cvs["image"] - cvs["text"]), resamples, 0.0, None)
 
     def divergence(self) -> dict[str, Any]:
         """Effective-rank and pre-normalisation norm divergence between the towers."""
@@ -360,7 +449,13 @@ class Measurements:
         raw, null = float(values[0]), values[1:]
         null_mean = float(np.mean(null))
         corrected = (raw - null_mean) / (1.0 - null_mean) if null_mean < 1.0 else 0.0
-        return {"cca": corrected, "raw_cca": raw, "null_mean": null_mean,
+        resamples = self._resamples(n, 4, CCA_RESAMPLES)
+        raws = np.array([panel.cca_proxy(np.repeat(z_img, counts, axis=0), np.repeat(z_txt, counts, axis=0),
+                                         topk=topk) for counts in resamples])
+        reps = (raws - null_mean) / (1.0 - null_mean) if null_mean < 1.0 else np.zeros_like(raws)
+        return {"cca": corrected, "cca_ci": self._interval(corrected, reps, resamples, None, 1.0),
+                "cca_interval": f"bootstrap over pairs ({resamples.count} resamples), the null held at its mean",
+                "raw_cca": raw, "null_mean": null_mean,
                 "null_p95": float(np.percentile(null, 95)), "topk": topk,
                 "n_null": CCA_NULL_PERMUTATIONS,
                 "method": "mean top-k canonical correlation, chance-corrected against row-shuffled pairs"}
@@ -387,6 +482,12 @@ class Measurements:
         return snapshot(self.embeddings.z_img, self.embeddings.z_txt, self.canary.factors, self.ranks,
                         seed=self.seed, points=SNAPSHOT_POINTS, subset=SIMILARITY_SUBSET,
                         k=self.hubness_k, occurrences=self._occurrences)
+
+
+def _divergence(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """|a - b| / max(a, b) elementwise (0 where both are 0), as ``panel.rank_divergence``."""
+    top = np.maximum(a, b)
+    return np.where(top > 0, np.abs(a - b) / np.where(top > 0, top, 1.0), 0.0)
 
 
 def _set_centroids(z: np.ndarray, labels: np.ndarray, sets: int) -> np.ndarray:

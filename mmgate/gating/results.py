@@ -9,18 +9,19 @@ from typing import Any, Mapping
 from mmgate.errors import ConfigError
 from mmgate.records.canonical import canonical_json_line
 
-STATUSES = ("passed", "failed", "error", "not_applicable", "skipped", "missing")
+STATUSES = ("passed", "failed", "inconclusive", "error", "not_applicable", "skipped", "missing")
 OPERATORS = {
     ">=": lambda value, limit: value >= limit,
     "<=": lambda value, limit: value <= limit,
     "==": lambda value, limit: value == limit,
 }
-BASES = ("point", "lower_bound", "upper_bound")
+BASES = ("point", "lower_bound", "upper_bound", "interval")
 
 
 @dataclass(frozen=True)
 class Threshold:
-    """A pre-specified limit: ``measured[basis] <op> value``."""
+    """A pre-specified limit: ``measured[basis] <op> value``; on the "interval" basis the whole
+    interval must hold it to pass and the whole interval must break it to fail (``judge``)."""
 
     op: str
     value: float
@@ -35,6 +36,22 @@ class Threshold:
     def holds(self, value: float) -> bool:
         """Whether a finite ``value`` satisfies the limit (NaN never does)."""
         return math.isfinite(value) and bool(OPERATORS[self.op](value, self.value))
+
+    def judge(self, value: float, ci: tuple[float, float] | None) -> str:
+        """"passed", "failed" or, on the interval basis when the interval straddles the limit,
+        "inconclusive". A measurement without an interval is judged on its point estimate."""
+        if self.basis == "point" or ci is None:
+            return "passed" if self.holds(value) else "failed"
+        if self.basis != "interval":
+            return "passed" if self.holds(ci[0] if self.basis == "lower_bound" else ci[1]) else "failed"
+        if self.op == "==":
+            return "passed" if self.holds(value) else "failed"
+        near, far = (ci[0], ci[1]) if self.op == ">=" else (ci[1], ci[0])
+        if not (math.isfinite(near) and math.isfinite(far) and math.isfinite(value)):
+            return "failed"
+        if self.holds(near):
+            return "passed"
+        return "inconclusive" if self.holds(far) else "failed"
 
     def to_json(self) -> dict[str, Any]:
         """JSON form, as the gate-result schema describes it."""

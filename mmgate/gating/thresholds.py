@@ -20,8 +20,12 @@ CONDITIONAL_GATES = frozenset({
 })
 DEFAULT_REQUIRED = tuple(name for name in GATE_NAMES if name not in CONDITIONAL_GATES)
 # (Gates whose contract threshold is unset, see NULLABLE_FIELDS, are dropped from it per contract.)
-# Gates whose measurement carries a bootstrap interval, so a contract may gate on its bound.
-GATES_WITH_INTERVALS = frozenset({"retrieval_top1", "retrieval_top5", "pair_auc", "symmetry_gap", "zero_shot"})
+# Gates whose measurement carries a bootstrap interval: decided on it by default (``decide_on``),
+# and a contract may gate on its stricter bound instead. The others decide on the point estimate.
+GATES_WITH_INTERVALS = frozenset({"retrieval_top1", "retrieval_top5", "pair_auc", "symmetry_gap", "zero_shot",
+                                  "mean_cosine", "variance_floor", "effective_rank", "rankme",
+                                  "direction_energy", "hubness", "rank_divergence", "norm_divergence",
+                                  "cca_probe"})
 # gate name -> (comparison the measured statistic must satisfy, contract field holding the limit).
 GATE_THRESHOLDS: Mapping[str, tuple[str, str]] = MappingProxyType({
     "retrieval_top1": (">=", "min_retrieval_top1"),
@@ -50,6 +54,7 @@ GATE_THRESHOLDS: Mapping[str, tuple[str, str]] = MappingProxyType({
     "stress_retrieval": ("<=", "max_stress_drop"),
 })
 CONTRACT_EXTENSIONS = (".toml", ".json")
+DECIDE_ON = ("interval", "point")
 
 # float field -> (low, high, low_open, high_open); None means unbounded on that side.
 FLOAT_RANGES: Mapping[str, tuple[float | None, float | None, bool, bool]] = MappingProxyType({
@@ -175,6 +180,17 @@ USER_SUBJECT_DEFAULTS: Mapping[str, object] = MappingProxyType({
     # on the cue (cue 3-6, signal 0.2-0.6; tests/lab/test_eval_robustness.py) 0.19-0.27;
     # LiT digits with an image-brightness tertile as confounder 0.00 (0.985 in both pools).
     "max_counterfactual_drop": 0.10,
+    # Decided on the interval (``decide_on``), a broken-model limit must clear a healthy model's
+    # interval at the canary sizes teams use. Symmetry gap |i2t - t2i| recall@1: all-MiniLM-L6-v2 on
+    # the 256-pair paraphrase canary 0.043 (CI 0-0.109), a healthy synthetic COCO-layout canary
+    # (100 x 5, tests/plugin/test_field_layouts.py) 0.088 (0.024-0.142), VideoCLIP on 100 pairs
+    # 0.13 (0.03-0.25, reported with the issue: INCOMPLETE, more pairs decide it); the built-in 0.10
+    # made the first two INCOMPLETE. Broken towers fail retrieval outright (chance both ways).
+    "max_symmetry_gap": 0.20,
+    # Effective-rank divergence between the towers: LiT digits (539 scans, 60 captions) 0.098
+    # (CI 0.067-0.159), all-MiniLM-L6-v2 0.038 (0.023-0.052); its text tower collapsed to rank 2
+    # 0.972 (0.971-0.973). The built-in 0.10 left LiT INCOMPLETE; 0.25 keeps a collapse far beyond.
+    "max_rank_divergence": 0.25,
 })
 MIN_RESAMPLES = 100
 # Benign perturbations the invariance gate applies when the contract declares none: a brightness

@@ -113,11 +113,13 @@ def case_seed(gate_id: str) -> int:
 
 
 def verdict(cases: Sequence[GateCase]) -> str:
-    """The release rule (mmgate.gating.decision) over some cases: any failure rejects; a case that never
-    ran, or a required one that could not apply, leaves the decision incomplete; otherwise approve."""
+    """The release rule (mmgate.gating.decision) over some cases: any failure rejects; an
+    inconclusive case, one that never ran, or a required one that could not apply leaves the
+    decision incomplete; otherwise approve."""
     if any(case.status in FIRED for case in cases):
         return "REJECT"
-    if any(case.status in NEVER_RAN or (case.required and case.status == "not_applicable")
+    if any(case.status in NEVER_RAN or case.status == "inconclusive"
+           or (case.required and case.status == "not_applicable")
            for case in cases):
         return "INCOMPLETE"
     return "APPROVE"

@@ -291,6 +291,12 @@ def margin_evidence(spec: Any, measured: Mapping[str, Any], **specific: Any) -> 
     }
 
 
+def clean_failures(evidence: Mapping[str, Any]) -> list[str]:
+    """The acceptance gates the unperturbed state (intensity 0) of a margin's evidence fails."""
+    clean = [e for e in evidence["evaluations"] if e["intensity"] == 0.0]
+    return sorted({str(name) for e in clean for name in e["failed"]})
+
+
 def margin_curve(evaluate: Callable[[float], dict[str, Any]], points: Mapping[float, Mapping[str, Any]],
                  grid: tuple[float, ...], tolerance: float) -> dict[str, Any]:
     """The margin of a knob (bisected on ``evaluate(x)["passes"]`` to ``tolerance``), its curve over

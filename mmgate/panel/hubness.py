@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from mmgate.panel.blocks import capped_rows
+from mmgate.panel.replicates import top1_concentration
 from mmgate.panel.validate import block_rows, neighbour_count, unit_pair
 
 _SELECT_BYTES = 8 << 20
@@ -49,13 +50,20 @@ def occurrence_counts(queries: np.ndarray, targets: np.ndarray, k: int, block: i
     """Top-1 counts and k-occurrence counts of each target (unit rows), over blocks of at most
     ``block`` queries, capped so one block's scores fit the panel's block budget
     (``blocks.BLOCK_BYTES``): O(budget + N) memory whatever ``block``, the same counts."""
+    top1, k_occ = query_neighbours(queries, targets, k, block)
+    return np.bincount(top1, minlength=targets.shape[0]), k_occ
+
+
+def query_neighbours(queries: np.ndarray, targets: np.ndarray, k: int, block: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each query's top-1 target and each target's k-occurrence count, blocked as
+    ``occurrence_counts`` (the per-query top-1 lets the concentration be bootstrapped over queries)."""
     n = targets.shape[0]
     rows = capped_rows(block, n, np.result_type(queries, targets).itemsize)
-    top1 = np.zeros(n, dtype=np.int64)
+    top1 = np.empty(queries.shape[0], dtype=np.int64)
     k_occ = np.zeros(n, dtype=np.int64)
     for start in range(0, queries.shape[0], rows):
         top, top_k = _block_neighbours(queries[start:start + rows], targets, k)
-        top1 += np.bincount(top, minlength=n)
+        top1[start:start + top.shape[0]] = top
         k_occ += np.bincount(top_k.ravel(), minlength=n)
     return top1, k_occ
 
@@ -67,14 +75,11 @@ def occurrence_summary(top1: np.ndarray, k_occ: np.ndarray, k: int,
     reach: the targets, or fewer queries, or fewer relevance ``classes`` (a canary of ten classes
     asks for ten answers, so ten evenly used targets are not hubs)."""
     n = k_occ.shape[0]
-    p = top1[top1 > 0] / top1.sum()
-    entropy = float(-np.sum(p * np.log(p)))
-    reachable = max(2, min(n, int(top1.sum()), n if classes is None else classes))
     centred = k_occ - float(k)
     std = float(np.sqrt(np.mean(centred ** 2)))
     hubs = k_occ >= 2 * k
     return {
-        "top1_concentration": float(max(0.0, 1.0 - entropy / np.log(reachable))),
+        "top1_concentration": top1_concentration(top1, n, classes),
         "top1_max_share": float(top1.max() / top1.sum()),
         "skewness": float(np.mean(centred ** 3) / std ** 3) if std > 0 else 0.0,
         "gini": gini(k_occ),

@@ -72,7 +72,7 @@ def merge(previous: GateResult | None, report: pytest.TestReport, spec: GateSpec
             return recorded
         return errored(crash_reason(report))
     if report.skipped:
-        if recorded is not None and recorded.status == "not_applicable":
+        if recorded is not None and recorded.status in ("not_applicable", "inconclusive"):
             return recorded
         reason = crash_reason(report)
         return GateResult(gate_id=gate_id, gate=spec.name, family=spec.family, params=params,

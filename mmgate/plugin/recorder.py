@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 from typing import Any, Mapping, Sequence
 
 import pytest
@@ -13,6 +12,7 @@ import pytest
 from mmgate.audit.summary_md import format_measured, format_threshold
 from mmgate.gating.catalogue import GateSpec
 from mmgate.gating.contract import Contract
+from mmgate.gating.interval_rule import pairs_to_decide
 from mmgate.gating.results import GateResult, Threshold
 
 RESULT_PROPERTY = "mmgate_result"
@@ -55,21 +55,36 @@ class GateRecorder:
         return Threshold(op=op, value=float(limit), basis=self.contract.basis(self.spec.name))
 
     def check(self, what: str, value: float, threshold: Threshold, *,
-              ci: tuple[float, float] | None = None, evidence: Mapping[str, Any] | None = None) -> None:
-        """Compare the measured statistic with the threshold; fail the test when it does not hold."""
+              ci: tuple[float, float] | None = None, pairs: int | None = None,
+              evidence: Mapping[str, Any] | None = None) -> None:
+        """Judge the measured statistic against the threshold (``Threshold.judge``): pass, fail the
+        test, or, when its interval straddles the limit, record it inconclusive (the release is then
+        INCOMPLETE) with about how many pairs beyond the canary's ``pairs`` would decide it."""
         measured = {"value": float(value)}
         if ci is not None:
             measured.update(ci_low=float(ci[0]), ci_high=float(ci[1]))
-        statistic = _statistic(measured, threshold.basis)
-        passed = threshold.holds(statistic)
-        verdict = "holds" if passed else "VIOLATED"
+        status = threshold.judge(float(value), ci)
         interval = f" (CI [{ci[0]:.4g}, {ci[1]:.4g}])" if ci is not None else ""
-        basis = "" if threshold.basis == "point" else f" on its {threshold.basis.replace('_', ' ')}"
+        basis = {"point": "", "interval": "", "lower_bound": " on its lower bound",
+                 "upper_bound": " on its upper bound"}[threshold.basis]
+        if threshold.basis == "interval" and ci is None:
+            basis = " (point estimate: no interval)"
+        verdict = {"passed": "holds", "failed": "VIOLATED", "inconclusive": "INCONCLUSIVE"}[status]
         message = (f"{what} = {value:.4g}{interval}{basis} {threshold.op} {threshold.value:.4g}: "
                    f"{verdict} - {self.spec.meaning}")
-        self._record("passed" if passed else "failed", message, measured, threshold, None, evidence)
-        if not passed:
+        if status == "inconclusive":
+            needed = None if pairs is None else pairs_to_decide(float(value), ci, threshold, pairs)
+            if needed is not None:
+                measured["pairs_needed"] = float(needed)
+            message = (f"{what} = {value:.4g}{interval} {threshold.op} {threshold.value:.4g}: INCONCLUSIVE, "
+                       f"the interval straddles the limit; "
+                       + (f"about {needed} pairs would decide it (the canary has {pairs})"
+                          if needed is not None else "the point sits on the limit: no canary size decides it"))
+        self._record(status, message, measured, threshold, None, evidence)
+        if status == "failed":
             pytest.fail(message, pytrace=False)
+        if status == "inconclusive":
+            pytest.skip(f"mmgate: {message}")
 
     def not_applicable(self, reason: str, evidence: Mapping[str, Any] | None = None) -> None:
         """Record that the gate cannot apply to this subject, and skip the test."""
@@ -135,8 +150,3 @@ def junit_properties(result: GateResult | None,
     data = result.to_json()
     return [*kept, ("status", result.status), ("measured", format_measured(data.get("measured"))),
             ("threshold", format_threshold(data.get("threshold")))]
-
-
-def _statistic(measured: Mapping[str, float], basis: str) -> float:
-    key = {"point": "value", "lower_bound": "ci_low", "upper_bound": "ci_high"}[basis]
-    return measured.get(key, math.nan)

@@ -52,6 +52,14 @@ def contract_sha256(spec: RunSpec) -> str:
     return spec.contract.sha256()
 
 
+def pairs_to_decide_all(decision: Decision) -> int | None:
+    """The largest pairs-needed estimate over the inconclusive cases: a canary that size would
+    decide each of them (None when no case is inconclusive or none has an estimate)."""
+    needed = [int(result.measured["pairs_needed"]) for result in decision.results
+              if result.status == "inconclusive" and result.measured.get("pairs_needed") is not None]
+    return max(needed) if needed else None
+
+
 def decision_facts(record: RunRecord, decision: Decision) -> dict[str, Any]:
     """The facts of release_decision.json."""
     facts = {
@@ -59,6 +67,8 @@ def decision_facts(record: RunRecord, decision: Decision) -> dict[str, Any]:
         "decision": decision.decision,
         "exit_code": decision.exit_code,
         "failed_gates": list(decision.failed),
+        "inconclusive_gates": list(decision.inconclusive),
+        "pairs_to_decide": pairs_to_decide_all(decision),
         "errored_gates": list(decision.errored),
         "missing_gates": list(decision.missing),
         "not_applicable_gates": list(decision.not_applicable),
@@ -150,7 +160,8 @@ def _decision_report(record: RunRecord, decision: Decision, facts: Mapping[str, 
     reasons = {
         "APPROVE": "every required gate ran and every gate that ran passed",
         "REJECT": "at least one gate failed or errored",
-        "INCOMPLETE": "no gate failed, but required gates produced no evidence",
+        "INCOMPLETE": "no gate failed, but required gates produced no evidence or the canary is too "
+                      "small to decide some (their intervals straddle the limit)",
         "SETUP_ERROR": "the run could not be set up, so no gate ran: " + "; ".join(record.setup_errors),
     }
     return strict_report(

@@ -8,13 +8,14 @@ from collections import Counter, defaultdict
 from mmgate.audit.bundle import Bundle
 from mmgate.gating.decision import Decision
 
-_ORDER = ("failed", "error", "missing", "skipped", "not_applicable", "passed")
+_ORDER = ("failed", "error", "inconclusive", "missing", "skipped", "not_applicable", "passed")
 MESSAGE_LIMIT = 400  # characters of a gate's message on the terminal; the bundle has it in full
 _CUT = " [...]"
 
 # How the mmgate statuses that pytest names differently show in its counts ("N failed, M skipped").
 _PYTEST_COUNTS = {
     "error": "error as failed or error",
+    "inconclusive": "inconclusive as skipped",
     "not_applicable": "not_applicable as skipped",
     "missing": "missing not at all (not run)",
 }

@@ -48,6 +48,7 @@ def make_decision(verdict: str = "REJECT", results: list[dict] | None = None) ->
         "report_kind": "release_decision", "schema_version": "1.0.0", "run_id": "run-7f3a",
         "decision": verdict, "exit_code": 0 if verdict == "APPROVE" else 1,
         "failed_gates": by_status["failed"], "errored_gates": by_status["error"],
+        "inconclusive_gates": [], "pairs_to_decide": None,
         "missing_gates": [MISSING_ID] if verdict != "APPROVE" else [],
         "not_applicable_gates": by_status["not_applicable"], "passed_gates": by_status["passed"],
         "contract_sha256": "0123456789abcdef" * 4,

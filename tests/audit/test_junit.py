@@ -59,7 +59,7 @@ def test_suite_properties_are_added_to_the_written_report_and_the_reporter(tmp_p
     fake = FakeLogXML(logfile)
     config = SimpleNamespace(stash={xml_key: fake})
     decision = Decision(decision="APPROVE", exit_code=0, results=(make_result(),), passed=(GATE_ID,),
-                        failed=(), errored=(), missing=(), not_applicable=(), missing_required=())
+                        failed=(), inconclusive=(), errored=(), missing=(), not_applicable=(), missing_required=())
     bundle = SimpleNamespace(directory=tmp_path / "run-1")
     add_junit_suite_properties(config, decision, bundle)
     add_junit_suite_properties(config, decision, bundle)  # idempotent on the file

@@ -44,6 +44,7 @@ def make_decision(verdict: str = "REJECT", missing: tuple[str, ...] = (MISSING_I
     return {
         "report_kind": "release_decision", "schema_version": "1.0.0", "run_id": "run-42",
         "decision": verdict, "exit_code": 1, "failed_gates": [FAILED_ID], "errored_gates": [],
+        "inconclusive_gates": [], "pairs_to_decide": None,
         "missing_gates": list(missing), "not_applicable_gates": [NA_ID], "passed_gates": PASSED_IDS,
         "contract_sha256": SHA, "subject": {"name": "reference aligner", "identity": {}},
         "counts": {"passed": 3, "failed": 1, "missing": len(missing), "not_applicable": 1},

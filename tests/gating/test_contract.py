@@ -41,16 +41,26 @@ def test_default_required_gates_are_all_but_the_subject_dependent_ones() -> None
     assert DEFAULT_REQUIRED == c.required
 
 
-def test_every_gate_compares_the_point_estimate_unless_bounds_say_otherwise() -> None:
+def test_every_gate_decides_on_its_interval_unless_bounds_or_decide_on_say_otherwise() -> None:
     c = Contract.from_mapping({"bounds": {"retrieval_top1": "lower_bound"}})
     assert c.basis("retrieval_top1") == "lower_bound"
-    assert c.basis("retrieval_top5") == "point"
+    assert c.basis("retrieval_top5") == "interval"
+    point = Contract.from_mapping({"decide_on": "point", "bounds": {"pair_auc": "interval"}})
+    assert point.basis("retrieval_top5") == "point" and point.basis("pair_auc") == "interval"
+    assert c.basis("noise_slope") == "point"  # no interval: its point estimate decides
+    assert point.sha256() != Contract().sha256()
+
+
+@pytest.mark.parametrize("bad", ["median", "", None, 1])
+def test_decide_on_names_its_two_rules(bad) -> None:
+    with pytest.raises(ContractError, match=r"decide_on: expected one of \['interval', 'point'\]"):
+        Contract.from_mapping({"decide_on": bad})
 
 
 def test_threshold_gives_the_gate_result_threshold_object() -> None:
     c = Contract.from_mapping({"max_symmetry_gap": 0.2, "bounds": {"symmetry_gap": "upper_bound"}})
     assert c.threshold("symmetry_gap") == {"op": "<=", "value": 0.2, "basis": "upper_bound"}
-    assert c.threshold("retrieval_top1") == {"op": ">=", "value": 0.55, "basis": "point"}
+    assert c.threshold("retrieval_top1") == {"op": ">=", "value": 0.55, "basis": "interval"}
     assert c.threshold("determinism") is None
 
 
@@ -305,7 +315,7 @@ def test_bad_perturbation_declarations_are_rejected_naming_the_field(data, match
         Contract.from_mapping(data)
 
 
-@pytest.mark.parametrize("gate, basis", [("mean_cosine", "upper_bound"), ("retrieval_top1", "upper_bound"),
+@pytest.mark.parametrize("gate, basis", [("noise_slope", "upper_bound"), ("noise_slope", "interval"), ("retrieval_top1", "upper_bound"),
                                          ("symmetry_gap", "lower_bound")])
 def test_a_bound_may_only_make_a_gate_with_an_interval_stricter(gate, basis):
     with pytest.raises(ContractError, match=rf"bounds\.{gate}: expected one of"):

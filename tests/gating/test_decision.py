@@ -96,3 +96,21 @@ def test_failure_wins_over_missing_evidence():
     observed[keys[0]] = result(keys[0], "failed")
     del observed[keys[1]]
     assert decide(observed, EXPECTED, lambda name: True, "x").decision == "REJECT"
+
+
+@pytest.mark.parametrize("required", [True, False])
+def test_an_inconclusive_case_makes_the_release_incomplete_never_a_reject(required):
+    observed = all_with()
+    key = next(iter(observed))
+    observed[key] = result(key, "inconclusive", required=required)
+    decision = decide(observed, EXPECTED, lambda name: True, "not run")
+    assert decision.decision == "INCOMPLETE" and decision.inconclusive == (observed[key].gate_id,)
+    assert decision.counts()["inconclusive"] == 1
+
+
+def test_a_failure_beside_an_inconclusive_case_still_rejects():
+    observed = all_with()
+    first, second = list(observed)[:2]
+    observed[first] = result(first, "inconclusive")
+    observed[second] = result(second, "failed")
+    assert decide(observed, EXPECTED, lambda name: True, "x").decision == "REJECT"
