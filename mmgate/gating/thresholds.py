@@ -191,6 +191,12 @@ USER_SUBJECT_DEFAULTS: Mapping[str, object] = MappingProxyType({
     # (CI 0.067-0.159), all-MiniLM-L6-v2 0.038 (0.023-0.052); its text tower collapsed to rank 2
     # 0.972 (0.971-0.973). The built-in 0.10 left LiT INCOMPLETE; 0.25 keeps a collapse far beyond.
     "max_rank_divergence": 0.25,
+    # MI excess over the label-permutation null (weaker modality, mean over factors): all-MiniLM-L6-v2
+    # on the paraphrase canary 0.056 at N = 256 and 0.045-0.057 on seeded half canaries (N = 128,
+    # python -m mmgate power), so the built-in 0.05 rejected it on 9 of 20 halves; its text tower
+    # collapsed to rank 2 0.004-0.005, the off-by-one join 0.000-0.001 (random-init MiniLM 0.049-0.055:
+    # its word pieces still carry the factors; retrieval rejects it).
+    "min_mi_excess": 0.02,
 })
 MIN_RESAMPLES = 100
 # Benign perturbations the invariance gate applies when the contract declares none: a brightness
