@@ -131,14 +131,14 @@ def _run_intervene(args: argparse.Namespace) -> int:
 
 
 def _configure_power(parser: argparse.ArgumentParser) -> None:
-    from mmgate.power import study
+    from mmgate import power
 
     parser.add_argument("--out", type=Path, required=True, help="directory receiving power.json and power.md")
-    parser.add_argument("--subjects", type=_names, default=list(study.DEFAULT_SUBJECTS), metavar="A,B,...",
+    parser.add_argument("--subjects", type=_names, default=list(power.DEFAULT_SUBJECTS), metavar="A,B,...",
                         help="subject factories 'module:callable' (default: the MiniLM paraphrase and "
                              "LiT digits examples, run from the repository root)")
-    parser.add_argument("--draws", type=int, default=study.HEALTHY_DRAWS,
-                        help=f"healthy half-canary subsamples per subject (default {study.HEALTHY_DRAWS})")
+    parser.add_argument("--draws", type=int, default=power.HEALTHY_DRAWS,
+                        help=f"healthy half-canary subsamples per subject (default {power.HEALTHY_DRAWS})")
 
 
 def _run_power(args: argparse.Namespace) -> int:

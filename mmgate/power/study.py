@@ -21,6 +21,7 @@ import numpy as np
 
 from mmgate.gating.catalogue import GATES
 from mmgate.gating.contract import Contract
+from mmgate.power import HEALTHY_DRAWS
 from mmgate.power.cases import PowerContext, ProfileBaseline, fired, judge_subject, on_point_estimates
 from mmgate.panel.temperature import fit_temperature
 from mmgate.perturb import Blur, Brightness, TemplatePrefix
@@ -28,8 +29,6 @@ from mmgate.subjects.embedding import Embeddings, embed_set, embedding_key
 from mmgate.subjects.paired import PairedSet
 from mmgate.subjects.subject import Subject, build_subject
 
-DEFAULT_SUBJECTS = ("examples.minilm_paraphrase.subject:make_subject", "examples.lit_digits.subject:make_subject")
-HEALTHY_DRAWS = 20
 HEALTHY_SHARE = 0.5
 CUE_VALUES = 4
 INJECTION_STREAM = 907
