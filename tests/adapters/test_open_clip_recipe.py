@@ -216,8 +216,12 @@ def test_pytest_mmgate_gates_the_recipe_and_rejects_the_random_init_model(
     decision = run.report("release_decision.json")["facts_provided"]
     assert decision["subject"]["name"] == "open-clip-vit-b32"
     assert decision["subject"]["identity"]["name"] == "CLIP"
-    failed = {g["gate"] for g in run.gates().values() if g["status"] == "failed"}
-    # Chance-level pairing: per-query AUC near 0.5 and recall@5 near 5/32 (geometry gates may fail too).
-    assert {"pair_auc", "retrieval_top5"} <= failed, failed
+    status: dict[str, set[str]] = {}
+    for case in run.gates().values():
+        status.setdefault(case["gate"], set()).add(case["status"])
+    # Chance-level pairing: per-query AUC near 0.5 fails outright; recall@5 near chance (5/32) sits
+    # within its own interval of the limit 0.2 on 32 pairs, so it may be inconclusive rather than failed.
+    assert status["pair_auc"] == {"failed"}, status
+    assert status["retrieval_top5"] <= {"failed", "inconclusive"}, status
     passed = {g["gate"] for g in run.gates().values() if g["status"] == "passed"}
     assert "determinism" in passed, passed
