@@ -18,6 +18,12 @@ have a rank or a tie, so a block is first reduced (one arg-max per image row, on
 column of each 1 MB sub-chunk) and only those rows and columns are compared and counted. Blocks
 are swept by a few threads; memory is O(block x N) and results depend on neither the block size
 nor the thread count.
+
+A sweep splits into independent runs of image rows (``sweep_rows``) sharing one ``SweepPlan`` (the
+reference scores and tie bands): a run's image->text results are final for its rows, and its
+text->image accumulators add up (counts) or max-merge (best score, lowest row on equality), so
+``merge_sweeps`` folds runs computed anywhere (threads here, Ray tasks in ``mmgate.distributed``)
+into exactly the result of one run over all rows.
 """
 
 from __future__ import annotations
@@ -103,7 +109,7 @@ class _Sweeper:
         self.best = np.full(n, -np.inf, dtype=dtype)
         self.best_row = np.zeros(n, dtype=np.int64)
 
-    def run(self, scores: np.ndarray, first_row: int, bands: _Bands, out: SweepResult) -> None:
+    def run(self, scores: np.ndarray, first_row: int, bands: _Bands, out: _RowResults) -> None:
         """Sweep rows ``first_row + [0, len(scores))`` (relevant entries already -inf): the image
         queries of the whole slice at once, the text queries in cache-sized sub-chunks."""
         self._image_queries(scores, first_row, bands.i2t, bands.targets.i2t_match, out)
@@ -112,7 +118,7 @@ class _Sweeper:
             self._text_queries(scores[offset:offset + step], first_row + offset, bands.t2i)
 
     def _image_queries(self, scores: np.ndarray, first_row: int, band: tuple[np.ndarray, np.ndarray],
-                       match: np.ndarray, out: SweepResult) -> None:
+                       match: np.ndarray, out: _RowResults) -> None:
         """Rows of the slice: rank, ties and top-1 of these image queries. One arg-max per row finds
         the rows whose best irrelevant score reaches the band (the only ones with a rank or a tie)
         and is the top-1 of those it beats; only those rows are compared and counted, a sub-chunk at
@@ -134,9 +140,10 @@ class _Sweeper:
             at_least[group] = _row_counts(flags)
             np.greater(sub, high[first_row + group, None], out=flags[:, :n])
             above[group] = _row_counts(flags)
-        out.i2t[rows] = above
-        out.i2t_ties[rows] = at_least - above
-        out.i2t_top1[rows] = np.where(above > 0, best_col, match[rows])
+        local = slice(first_row - out.start, first_row - out.start + m)
+        out.i2t[local] = above
+        out.i2t_ties[local] = at_least - above
+        out.i2t_top1[local] = np.where(above > 0, best_col, match[rows])
 
     def _text_queries(self, scores: np.ndarray, first_row: int,
                       band: tuple[np.ndarray, np.ndarray]) -> None:
@@ -172,17 +179,64 @@ class _Sweeper:
             self.best_row[cols] = first_row + argmax(better)
 
 
-def _merge(sweeps: list[_Sweeper], match: np.ndarray, out: SweepResult) -> None:
-    """Fold the per-thread column accumulators: sums, and the highest score (lowest row on equality)."""
-    best = np.full_like(sweeps[0].best, -np.inf)
-    best_row = np.zeros_like(sweeps[0].best_row)
-    for sweep in sweeps:
-        out.t2i[...] += sweep.above
-        out.t2i_ties[...] += sweep.at_least - sweep.above
-        take = (sweep.best > best) | ((sweep.best == best) & (sweep.best_row < best_row))
-        best = np.where(take, sweep.best, best)
-        best_row = np.where(take, sweep.best_row, best_row)
-    out.t2i_top1[...] = np.where(out.t2i > 0, best_row, match)
+@dataclass(frozen=True)
+class _RowResults:
+    """Image->text results of the rows ``start + [0, len(i2t))``, written by the sweepers."""
+
+    start: int
+    i2t: np.ndarray
+    i2t_ties: np.ndarray
+    i2t_top1: np.ndarray
+
+
+@dataclass(frozen=True)
+class RowSweep:
+    """One run of image rows ``[start, start + len(i2t))`` swept against every text: the final
+    image->text rank, ties and top-1 of those rows, and the run's text->image accumulators over all
+    N texts (scores above the band and within it, the best score above the band and its earliest row)."""
+
+    start: int
+    i2t: np.ndarray
+    i2t_ties: np.ndarray
+    i2t_top1: np.ndarray
+    above: np.ndarray
+    at_least: np.ndarray
+    best: np.ndarray
+    best_row: np.ndarray
+
+
+def _fold(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]) -> tuple[np.ndarray, ...]:
+    """Column accumulators (above, at_least, best, best_row) folded: sums, and the highest score
+    with the lowest row on equality; the result does not depend on the order of ``parts``."""
+    above, at_least, best, best_row = (np.array(a, copy=True) for a in parts[0])
+    for other_above, other_at_least, other_best, other_row in parts[1:]:
+        above += other_above
+        at_least += other_at_least
+        take = (other_best > best) | ((other_best == best) & (other_row < best_row))
+        best = np.where(take, other_best, best)
+        best_row = np.where(take, other_row, best_row)
+    return above, at_least, best, best_row
+
+
+def merge_sweeps(runs: list[RowSweep], plan: SweepPlan) -> SweepResult:
+    """The sweep of all image rows from runs covering each row exactly once (in any order)."""
+    if not runs:
+        raise ValueError("merge_sweeps: no runs to merge")
+    covered = np.zeros(plan.n_images, dtype=np.int64)
+    out = SweepResult(*(np.zeros(size, dtype=np.int64) for size in
+                        (plan.n_images, plan.n_texts, plan.n_images, plan.n_texts, plan.n_images, plan.n_texts)))
+    for run in runs:
+        rows = slice(run.start, run.start + run.i2t.size)
+        out.i2t[rows], out.i2t_ties[rows], out.i2t_top1[rows] = run.i2t, run.i2t_ties, run.i2t_top1
+        covered[rows] += 1
+    if not (covered == 1).all():
+        raise ValueError(f"merge_sweeps: the runs must cover each of the {plan.n_images} image rows once; "
+                         f"{int((covered != 1).sum())} rows are covered 0 or several times")
+    above, at_least, _, best_row = _fold([(r.above, r.at_least, r.best, r.best_row) for r in runs])
+    out.t2i[...] = above
+    out.t2i_ties[...] = at_least - above
+    out.t2i_top1[...] = np.where(above > 0, best_row, plan.bands.targets.t2i_match)
+    return out
 
 
 def _thread_count(rows: int, n: int, chunk_rows: int) -> int:
@@ -302,37 +356,71 @@ def _mask_relevant(scores: np.ndarray, start: int, relevance: Relevance | None,
     np.putmask(scores, mask[:rows], -np.inf)
 
 
+@dataclass(frozen=True)
+class SweepPlan:
+    """What every run of one sweep shares, computed once before any product: the tie bands around
+    each query's reference score (with the targets), the relevance labels and the two row counts."""
+
+    bands: _Bands
+    relevance: Relevance | None
+    n_images: int
+    n_texts: int
+
+
+def sweep_plan(zi: np.ndarray, zt: np.ndarray, groups: np.ndarray | Relevance | None = None) -> SweepPlan:
+    """The plan of a sweep of unit rows ``zi`` against ``zt`` (labels as in ``sweep_ranks``)."""
+    relevance = relevance_of(groups)
+    targets = reference_targets(zi, zt, relevance)
+    tol = zi.dtype.type(score_tolerance(zi.shape[1], zi.dtype))
+    bands = _Bands((targets.i2t_score - tol, targets.i2t_score + tol),
+                   (targets.t2i_score - tol, targets.t2i_score + tol), targets)
+    return SweepPlan(bands, relevance, zi.shape[0], zt.shape[0])
+
+
+def sweep_rows(zi: np.ndarray, zt: np.ndarray, start: int, stop: int, block: int, plan: SweepPlan,
+               max_threads: int | None = None) -> RowSweep:
+    """Image rows ``[start, stop)`` against every text, in products of ``block`` rows counted by up
+    to ``max_threads`` threads (default: the cores, at most 8)."""
+    relevance, n = plan.relevance, zt.shape[0]
+    size = stop - start
+    out = _RowResults(start, *(np.zeros(size, dtype=np.int64) for _ in range(3)))
+    chunk_rows = int(min(_LANE_MAX, block, max(1, _CHUNK_BYTES // (n * zi.dtype.itemsize))))
+    threads = _thread_count(block, n, chunk_rows)
+    threads = threads if max_threads is None else max(1, min(threads, max_threads))
+    sweeps = [_Sweeper(n, chunk_rows, zi.dtype) for _ in range(threads)]
+    scores = np.empty((max(1, min(block, size)), n), dtype=zi.dtype)
+    mask = None if relevance is None else np.empty(scores.shape, dtype=bool)
+    with ThreadPoolExecutor(max_workers=threads) if threads > 1 else nullcontext() as pool:
+        for first in range(start, stop, block):
+            last = min(stop, first + block)
+            s = scores[:last - first]
+            np.matmul(zi[first:last], zt.T, out=s)
+            _mask_relevant(s, first, relevance, mask)
+            if pool is None:
+                sweeps[0].run(s, first, plan.bands, out)
+                continue
+            bounds = np.linspace(0, last - first, threads + 1).astype(int)
+            jobs = [pool.submit(sweep.run, s[a:b], first + a, plan.bands, out)
+                    for sweep, a, b in zip(sweeps, bounds[:-1], bounds[1:]) if b > a]
+            for job in jobs:
+                job.result()
+    folded = _fold([(sw.above, sw.at_least, sw.best, sw.best_row) for sw in sweeps])
+    return RowSweep(start, out.i2t, out.i2t_ties, out.i2t_top1, *folded)
+
+
+def row_runs(n_images: int, block: int, runs: int) -> list[tuple[int, int]]:
+    """``[start, stop)`` of about ``runs`` runs of whole blocks covering ``n_images`` rows (fewer
+    when there are fewer blocks), so each run's products are the blocks of a one-run sweep."""
+    blocks = -(-n_images // block)
+    cuts = np.linspace(0, blocks, min(max(1, runs), blocks) + 1).round().astype(int) * block
+    return [(int(a), int(min(b, n_images))) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+
+
 def sweep_ranks(zi: np.ndarray, zt: np.ndarray, block: int,
                 groups: np.ndarray | Relevance | None = None) -> SweepResult:
     """Ranks, ties and top-1 of both directions for unit rows ``zi`` (images) and ``zt`` (texts) of
     one dtype and width. Without ``groups`` row i of each is a pair (same row count); with one label
     array (int64, per row of both) or a pair (image labels, text labels; the row counts may then
     differ), every candidate whose label equals the query's is relevant."""
-    relevance = relevance_of(groups)
-    m_img, n = zi.shape[0], zt.shape[0]
-    targets = reference_targets(zi, zt, relevance)
-    tol = zi.dtype.type(score_tolerance(zi.shape[1], zi.dtype))
-    bands = _Bands((targets.i2t_score - tol, targets.i2t_score + tol),
-                   (targets.t2i_score - tol, targets.t2i_score + tol), targets)
-    out = SweepResult(*(np.zeros(size, dtype=np.int64) for size in (m_img, n, m_img, n, m_img, n)))
-    chunk_rows = int(min(_LANE_MAX, block, max(1, _CHUNK_BYTES // (n * zi.dtype.itemsize))))
-    threads = _thread_count(block, n, chunk_rows)
-    sweeps = [_Sweeper(n, chunk_rows, zi.dtype) for _ in range(threads)]
-    scores = np.empty((min(block, m_img), n), dtype=zi.dtype)
-    mask = None if relevance is None else np.empty(scores.shape, dtype=bool)
-    with ThreadPoolExecutor(max_workers=threads) if threads > 1 else nullcontext() as pool:
-        for start in range(0, m_img, block):
-            stop = min(m_img, start + block)
-            s = scores[:stop - start]
-            np.matmul(zi[start:stop], zt.T, out=s)
-            _mask_relevant(s, start, relevance, mask)
-            if pool is None:
-                sweeps[0].run(s, start, bands, out)
-                continue
-            bounds = np.linspace(0, stop - start, threads + 1).astype(int)
-            jobs = [pool.submit(sweep.run, s[a:b], start + a, bands, out)
-                    for sweep, a, b in zip(sweeps, bounds[:-1], bounds[1:]) if b > a]
-            for job in jobs:
-                job.result()
-    _merge(sweeps, targets.t2i_match, out)
-    return out
+    plan = sweep_plan(zi, zt, groups)
+    return merge_sweeps([sweep_rows(zi, zt, 0, zi.shape[0], block, plan)], plan)
