@@ -130,3 +130,76 @@ def assert_verified(run: GateRun) -> None:
     if zip_path.exists():  # written only under --mmgate-zip
         zipped = verify_bundle(zip_path)
         assert zipped.ok, zipped.problems
+
+
+# A subject whose canary is a manifest of PNG files (written by the test); FAULT breaks it. Image i
+# is a solid colour of value i, which the encoder reads back as row i of its table. Every batch that
+# is the whole clean canary of a modality is logged to passes.log, one line per pass.
+MANIFEST_MODULE = '''
+import os
+
+import numpy as np
+from mmgate import PairedSet, Subject
+
+FAULT = {fault!r}
+N, D = {n}, 32
+HERE = os.path.dirname(os.path.abspath(__file__))
+TABLE = np.random.default_rng(0).standard_normal((N, D))
+TEXTS = [f"item {{i}}" for i in range(N)]
+
+
+def log_clean_pass(modality, clean):
+    if clean:
+        with open(os.path.join(HERE, "passes.log"), "a") as log:
+            log.write(f"{{modality}} {{os.getpid()}}\\n")
+
+
+class Encoder:
+    def embed_images(self, batch):
+        if FAULT == "encoder_raises":
+            raise ValueError("preprocess: expected 224x224 images, got 4x4\\nsee the model card")
+        if FAULT == "interrupt" and len(batch) > 8:  # the canary pass, not the setup check's probe
+            raise KeyboardInterrupt
+        log_clean_pass("image", len(batch) == N and all((image == i).all() for i, image in enumerate(batch)))
+        return TABLE[[int(image[0, 0, 0]) for image in batch]]
+
+    def embed_texts(self, batch):
+        log_clean_pass("text", list(batch) == TEXTS)
+        rows = np.array([int(t.split()[1]) for t in batch])
+        return TABLE[rows] + 0.05 * np.random.default_rng(rows).standard_normal((len(rows), D))
+
+
+def preprocess_raises():
+    import torch
+    from mmgate.adapters import TorchEncoder
+
+    def preprocess(image):
+        raise ValueError("Resize: expected a PIL image, got ndarray")
+
+    return TorchEncoder(lambda x: x.flatten(1), lambda texts: torch.ones(len(texts), D), preprocess, name="torch")
+
+
+def make():
+    canary = PairedSet.from_manifest(os.path.join(HERE, "canary", "canary.csv"))
+    if FAULT == "missing":  # deleted after the manifest was read
+        os.remove(os.path.join(HERE, "canary", "img017.png"))
+    encoder = preprocess_raises() if FAULT == "preprocess_raises" else Encoder()
+    return Subject(name="manifest-" + FAULT, encoder=encoder, canary=canary)
+'''
+BAD_FILE = "img017.png"  # manifest data row 18
+
+
+def write_manifest_subject(pytester: pytest.Pytester, fault: str, n: int = 40, corrupt: int = 1) -> str:
+    """Write ``n`` PNGs, their manifest and the subject module; ``corrupt`` overwrites ``BAD_FILE``
+    and the ``corrupt - 1`` files after it."""
+    image = pytest.importorskip("PIL.Image")
+    folder = pytester.path / "canary"
+    folder.mkdir()
+    for i in range(n):
+        image.new("RGB", (4, 4), (i, i, i)).save(folder / f"img{i:03d}.png")
+    (folder / "canary.csv").write_text("image,caption\n" + "".join(f"img{i:03d}.png,item {i}\n" for i in range(n)))
+    if fault == "corrupt":
+        for i in range(17, 17 + corrupt):
+            (folder / f"img{i:03d}.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
+    pytester.makepyfile(manifest_subject=MANIFEST_MODULE.format(fault=fault, n=n))
+    return "manifest_subject:make"

@@ -24,6 +24,7 @@ from mmgate.panel.hubness import occurrence_summary, query_neighbours
 from mmgate.panel.replicates import (REPLICATE_STREAM, Resamples, concentration_replicates,
                                      geometry_replicates, interval, norm_cv_replicates)
 from mmgate.panel.partner_auc import partner_auc_from_ranks, relevant_auc_per_query
+from mmgate.panel.retrieval import Sweep
 from mmgate.panel.validate import (block_rows, embedding_matrix, embedding_pair, neighbour_count, row_norms,
                                    shared_unit_rows, unit_rows)
 from mmgate.perturb.sample import CanarySample, canary_sample
@@ -54,12 +55,15 @@ class Measurements:
     """Lazy, memoised panel metrics; each public method returns JSON-ready numbers."""
 
     def __init__(self, embeddings: Embeddings, canary: PairedSet, contract: Contract, seed: int,
-                 device: str | None = None) -> None:
+                 device: str | None = None, sweep: Sweep | None = None) -> None:
+        """``device``: torch device of the canary's ranks (None: numpy); ``sweep``: where the numpy
+        rank sweep of the canary runs (None: here; ``mmgate.distributed.panel``: on Ray)."""
         self.embeddings = embeddings
         self.canary = canary
         self.contract = contract
         self.seed = seed
         self.device = device
+        self.sweep = sweep
         self._geometry: dict[str, dict[str, Any]] = {}
         self._replicates: dict[str, dict[str, np.ndarray]] = {}
 
@@ -87,7 +91,8 @@ class Measurements:
     def ranks(self) -> panel.RetrievalRanks:
         """Ranks of every query's relevant candidates among the unique items of the other side: its
         partner, or every item sharing its label (the five captions of one image, a class prompt)."""
-        return panel.item_ranks(self.embeddings.z_img, self.embeddings.z_txt, self.items, device=self.device)
+        return panel.item_ranks(self.embeddings.z_img, self.embeddings.z_txt, self.items, device=self.device,
+                                sweep=self.sweep)
 
     @cached_property
     def sample(self) -> CanarySample:

@@ -26,7 +26,9 @@ caption query when its image ranks within K among the unique images: recall@K eq
 CLIP_benchmark's ``recall_at_k`` on the same scores (up to ties, which it leaves to ``topk``).
 
 Backends: numpy (the default for arrays) or torch (``backend="torch"``, chosen automatically for
-tensor inputs or when a ``device`` is named; see ``torch_backend`` for its tie tolerance).
+tensor inputs or when a ``device`` is named; see ``torch_backend`` for its tie tolerance). On numpy,
+``sweep`` replaces the local rank sweep by one with the same result computed elsewhere (the Ray
+tasks of ``mmgate.distributed.panel``).
 """
 
 from __future__ import annotations
@@ -96,6 +98,8 @@ class RetrievalRanks:
 
 Labels = tuple[np.ndarray, np.ndarray] | None
 Ranker = Callable[[int | None, Labels], RetrievalRanks]
+Sweep = Callable[[np.ndarray, np.ndarray, int, Labels], SweepResult]
+"""(unit image rows, unit text rows, block rows, labels) -> the sweep's result, as ``sweep_ranks``."""
 
 
 def _frozen(sweep: SweepResult, labels: Labels) -> RetrievalRanks:
@@ -108,21 +112,27 @@ def _frozen(sweep: SweepResult, labels: Labels) -> RetrievalRanks:
     return RetrievalRanks(*arrays, groups=labels[0], text_groups=None if labels[1] is labels[0] else labels[1])
 
 
-def _ranks(zi: np.ndarray, zt: np.ndarray, block_size: int | None, labels: Labels) -> RetrievalRanks:
+def _ranks(zi: np.ndarray, zt: np.ndarray, block_size: int | None, labels: Labels,
+           sweep: Sweep = sweep_ranks) -> RetrievalRanks:
     """Ranks of an already validated pair (and validated labels, or None), on numpy."""
     ui, ut = shared_unit_rows(zi, zt)
     block = block_rows(block_size, ut.shape[0], ui.dtype.itemsize, ui.shape[1])
-    return _frozen(sweep_ranks(ui, ut, block, labels), labels)
+    return _frozen(sweep(ui, ut, block, labels), labels)
 
 
 def _ranker(z_img: object, z_txt: object, backend: str | None, device: str | None,
-            paired: bool) -> tuple[tuple[int, int], Ranker]:
+            paired: bool, sweep: Sweep | None = None) -> tuple[tuple[int, int], Ranker]:
     """(image rows, text rows) and a function (block_size, labels) -> ranks of the validated pair on
     the selected backend; validation (and, on torch, normalisation on the device) happens here,
     before any product."""
-    if select_backend(backend, device, z_img, z_txt) == "numpy":
+    chosen = select_backend(backend, device, z_img, z_txt)
+    if sweep is not None and chosen != "numpy":
+        raise InputError("sweep replaces the numpy rank sweep; it cannot run on the torch backend "
+                         f"(device={device!r}, backend={backend!r})")
+    if chosen == "numpy":
         zi, zt = embedding_pair(host_array(z_img), host_array(z_txt), paired=paired)
-        return (zi.shape[0], zt.shape[0]), lambda block_size, labels: _ranks(zi, zt, block_size, labels)
+        run = sweep_ranks if sweep is None else sweep
+        return (zi.shape[0], zt.shape[0]), lambda block_size, labels: _ranks(zi, zt, block_size, labels, run)
     ui, ut = unit_tensor_pair(z_img, z_txt, device, paired=paired)
     n, dim = ut.shape
 
@@ -150,7 +160,7 @@ def _labels(groups: object, text_groups: object, sizes: tuple[int, int]) -> Labe
 
 def retrieval_ranks(z_img: object, z_txt: object, block_size: int | None = None, groups: object = None,
                     backend: str | None = None, device: str | None = None,
-                    text_groups: object = None) -> RetrievalRanks:
+                    text_groups: object = None, sweep: Sweep | None = None) -> RetrievalRanks:
     """Ranks, ties and top-1 of both directions from one blocked pass of cosine scores; with
     ``groups`` (one integer label per row) every row of the query's group is a relevant answer;
     with ``text_groups`` as well, the rows are unique images and unique texts (counts may differ)
@@ -158,21 +168,22 @@ def retrieval_ranks(z_img: object, z_txt: object, block_size: int | None = None,
 
     Memory is O(block_size x N); the default block holds 4 to 32 MB of scores (more for larger d;
     2 GiB on an accelerator). Results do not depend on ``block_size``. ``backend`` is "numpy",
-    "torch" or None (torch for tensor inputs or a named ``device`` such as "cuda", else numpy)."""
-    sizes, ranks = _ranker(z_img, z_txt, backend, device, paired=text_groups is None)
+    "torch" or None (torch for tensor inputs or a named ``device`` such as "cuda", else numpy);
+    ``sweep`` (numpy only) computes the sweep elsewhere, e.g. ``mmgate.distributed.panel``."""
+    sizes, ranks = _ranker(z_img, z_txt, backend, device, paired=text_groups is None, sweep=sweep)
     return ranks(block_size, _labels(groups, text_groups, sizes))
 
 
 def item_ranks(z_img: object, z_txt: object, items: CanaryItems, block_size: int | None = None,
-               device: str | None = None) -> RetrievalRanks:
+               device: str | None = None, sweep: Sweep | None = None) -> RetrievalRanks:
     """Ranks over a canary's unique items from its row embeddings (``z_img``/``z_txt``, one row per
     canary row): row-paired when the canary is one-to-one, else the unique images against the
     unique texts with their relevance labels (``mmgate.subjects.items``)."""
     relevance = items.relevance()
     if relevance is None:
-        return retrieval_ranks(z_img, z_txt, block_size=block_size, device=device)
+        return retrieval_ranks(z_img, z_txt, block_size=block_size, device=device, sweep=sweep)
     return retrieval_ranks(z_img[items.images.rows], z_txt[items.texts.rows], block_size=block_size,
-                           groups=relevance[0], text_groups=relevance[1], device=device)
+                           groups=relevance[0], text_groups=relevance[1], device=device, sweep=sweep)
 
 
 def metrics_from_ranks(ranks: RetrievalRanks, ks: int | Iterable[int] = (1, 5, 10)) -> dict[str, float]:

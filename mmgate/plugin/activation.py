@@ -38,7 +38,8 @@ def activate(config: pytest.Config) -> None:
     if not controller:
         threadpool_limits(limits=1, user_api="blas")  # the workers are the parallelism
     if controller:
-        setup = SetupCheck() if config.option.help else check_setup(spec, setup_check_progress(config))
+        setup = SetupCheck() if config.option.help else check_setup(spec, setup_check_progress(config),
+                                                                    _distributed(config))
         if setup.subject is not None and not _distributed(config):
             # serial: the gates use the subject and its canary embeddings, built and embedded once
             config.stash[CONTEXT_KEY].adopt_subject(setup.subject, setup.canary)

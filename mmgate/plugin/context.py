@@ -22,12 +22,12 @@ from mmgate.lab.conditions import HEALTHY
 from mmgate.lab.diagnosis import Diagnoser
 from mmgate.panel.pair_audit import audit_pairs
 from mmgate.panel.temperature import fit_temperature
+from mmgate.plugin.engine import LOCAL, Engine, engine_for
 from mmgate.plugin.runspec import RunSpec
 from mmgate.subjects.embedding import (
     EmbeddingCache,
     Embeddings,
     TextEmbeddings,
-    embed_set,
     embed_texts,
     embedding_key,
     texts_key,
@@ -66,6 +66,15 @@ class RunContext:
         self._diagnoser: Diagnoser | None = None
         self._fingerprints: dict[tuple[int, str], str] = {}
         self._second_pass: dict[tuple[str, int], dict[str, dict[str, Any]] | MmgateError] = {}
+        self._engine: Engine | None = None
+
+    @property
+    def engine(self) -> Engine:
+        """Where canaries are embedded and ranks swept (here, or the ``--mmgate-ray`` cluster),
+        connected on first use."""
+        if self._engine is None:
+            self._engine = engine_for(self.spec.settings)
+        return self._engine
 
     @property
     def builtin(self) -> bool:
@@ -114,11 +123,14 @@ class RunContext:
 
     def embed(self, subject: Subject, paired_set: PairedSet, perturbation: str = "clean",
               seed: int = 0) -> Embeddings:
-        """Embeddings of ``paired_set`` by ``subject``, computed once per process and key."""
+        """Embeddings of ``paired_set`` by ``subject``, computed once per process and key: the whole
+        canary on the run's engine (Ray with ``--mmgate-ray``), perturbed samples (at most
+        ``SAMPLE_CAP`` rows, many of them) here, where an actor pool's start-up would dominate."""
         key = embedding_key(subject, paired_set, perturbation, seed)
+        engine = self.engine if paired_set is subject.canary else LOCAL
         return self.embeddings_cache.get_or_compute(
-            key, lambda: embed_set(subject.encoder, paired_set, self.spec.settings.batch_size,
-                                   self._progress, self._unchanged(subject, paired_set, perturbation)))
+            key, lambda: engine.embed(subject.encoder, paired_set, self.spec.settings.batch_size,
+                                      self._progress, self._unchanged(subject, paired_set, perturbation)))
 
     def _unchanged(self, subject: Subject, paired_set: PairedSet, perturbation: str) -> dict[str, np.ndarray]:
         """The clean canary's embeddings of each modality a perturbation left unchanged (image noise
@@ -149,7 +161,8 @@ class RunContext:
         if key not in self._second_pass:
             measured = self._measured(subject, seed)
             try:
-                again = embed_set(subject.encoder, subject.canary, self.spec.settings.batch_size, self._progress)
+                again = self.engine.embed(subject.encoder, subject.canary, self.spec.settings.batch_size,
+                                          self._progress)
             except MmgateError as exc:
                 self._second_pass[key] = exc
             else:
@@ -169,7 +182,7 @@ class RunContext:
         if key not in self._measurements:
             embeddings = self.embed(subject, subject.canary)
             self._measurements[key] = Measurements(embeddings, subject.canary, self.spec.contract, seed,
-                                                   device=self.spec.settings.device)
+                                                   device=self.spec.settings.device, sweep=self.engine.sweep)
         return self._measurements[key]
 
     def embed_texts(self, subject: Subject, texts: list[str], purpose: str) -> TextEmbeddings:

@@ -34,6 +34,10 @@ _OPTIONS: dict[str, dict[str, Any]] = {
         "help": "also write the bundle as <out>/<run id>.zip (default: directory only)"},
     "device": {"metavar": "DEVICE", "default": None,
         "help": "compute the retrieval ranks with torch on DEVICE, e.g. cuda (default: numpy)"},
+    "ray": {"metavar": "CLUSTER", "default": None,
+        "help": "embed the canary with Ray Data actors and sweep its ranks as Ray tasks on CLUSTER: "
+                 "local (start one in this process), auto (the running cluster) or its address "
+                 "(needs mmgate[ray]; default: this process only)"},
     "intervene": {"action": "store_true", "default": None,
         "help": "after the decision, apply the interventions that need no training (temperature "
                  "recalibration, input renormalisation, pairing sanitation) to a copy of the subject, "

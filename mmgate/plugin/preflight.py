@@ -31,8 +31,9 @@ import numpy as np
 from mmgate.errors import ConfigError, MmgateError
 from mmgate.gating.decision import EXIT_CODES
 from mmgate.panel.torch_backend import check_device
+from mmgate.plugin.engine import LOCAL, Engine, engine_for, ray_problems
 from mmgate.plugin.runspec import RunSpec
-from mmgate.subjects.embedding import EncoderRaised, Embeddings, UnreadableRows, embed_set
+from mmgate.subjects.embedding import EncoderRaised, Embeddings, UnreadableRows
 from mmgate.subjects.lazy_images import ImageFiles
 from mmgate.subjects.paired import row_slice
 from mmgate.subjects.subject import Subject, build_subject
@@ -80,10 +81,12 @@ class SetupCheck:
         return bool(self.errors) or self.interrupted
 
 
-def check_setup(spec: RunSpec, progress: Progress | None = None) -> SetupCheck:
+def check_setup(spec: RunSpec, progress: Progress | None = None, distributed: bool = False) -> SetupCheck:
     """Every setup problem of the run, each stated once with its cause; the canary pass, the one
-    expensive step, only when the cheap checks found none (``progress`` follows that pass)."""
+    expensive step, only when the cheap checks found none (``progress`` follows that pass;
+    ``distributed``: the gates run in xdist workers)."""
     errors = list(spec.problems) + device_problems(spec.settings.device)
+    errors += ray_problems(spec.settings, distributed)
     if spec.settings.subject is None:
         return SetupCheck(tuple(errors))
     try:
@@ -97,7 +100,7 @@ def check_setup(spec: RunSpec, progress: Progress | None = None) -> SetupCheck:
         errors.extend(tower_problems(subject, spec.settings.batch_size))
         if errors:
             return SetupCheck(tuple(errors), subject)
-        canary = canary_pass(subject, spec.settings.batch_size, progress)
+        canary = canary_pass(subject, spec.settings.batch_size, progress, engine_for(spec.settings))
     except KeyboardInterrupt:
         return SetupCheck(tuple(errors), subject, interrupted=True)
     return SetupCheck(canary.problems, subject, canary=canary.embeddings)
@@ -163,11 +166,12 @@ class CanaryPass:
     problems: tuple[str, ...] = ()
 
 
-def canary_pass(subject: Subject, batch_size: int = 256, progress: Progress | None = None) -> CanaryPass:
-    """Embed the subject's clean canary as the gates would, and turn the faults that are not the
-    model's (unreadable rows, an encoder that raises) into setup problems."""
+def canary_pass(subject: Subject, batch_size: int = 256, progress: Progress | None = None,
+                engine: Engine = LOCAL) -> CanaryPass:
+    """Embed the subject's clean canary as the gates would (on ``engine``), and turn the faults that
+    are not the model's (unreadable rows, an encoder that raises) into setup problems."""
     try:
-        return CanaryPass(embed_set(subject.encoder, subject.canary, batch_size, progress))
+        return CanaryPass(engine.embed(subject.encoder, subject.canary, batch_size, progress))
     except UnreadableRows as exc:
         return CanaryPass(problems=unreadable_problems(subject, exc))
     except EncoderRaised as exc:

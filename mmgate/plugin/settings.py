@@ -25,6 +25,7 @@ CLI_FLAGS: Mapping[str, str] = MappingProxyType({
     "baseline": "--mmgate-baseline",
     "zip": "--mmgate-zip",
     "device": "--mmgate-device",
+    "ray": "--mmgate-ray",
     "intervene": "--mmgate-intervene",
 })
 SETTING_KEYS = tuple(CLI_FLAGS)
@@ -41,6 +42,7 @@ _FIELDS: Mapping[str, str] = MappingProxyType({
     "baseline": "baseline",
     "zip": "zip",
     "device": "device",
+    "ray": "ray",
     "intervene": "intervene",
 })
 DEFAULT_OUT = "mmgate-out"
@@ -101,6 +103,7 @@ _CHECKS: Mapping[str, Callable[[str, Any], Any]] = MappingProxyType({
     "baseline": _optional_path,
     "zip": _flag,
     "device": _optional_name,
+    "ray": _optional_name,
     "intervene": _flag,
 })
 
@@ -126,6 +129,7 @@ class Settings:
     baseline: Path | None = None
     zip: bool = False  # also write <out>/<run id>.zip next to the bundle directory
     device: str | None = None  # torch device for the retrieval ranks (None: numpy on the host)
+    ray: str | None = None  # Ray cluster that embeds the canary and sweeps its ranks: local, auto or an address
     intervene: bool = False  # after the decision, propose and apply the training-free interventions
 
     def __post_init__(self) -> None:
@@ -142,6 +146,7 @@ class Settings:
             object.__setattr__(self, name, _optional_path(f"Settings.{name}", getattr(self, name)))
         object.__setattr__(self, "zip", _flag("Settings.zip", self.zip))
         object.__setattr__(self, "device", _optional_name("Settings.device", self.device))
+        object.__setattr__(self, "ray", _optional_name("Settings.ray", self.ray))
         object.__setattr__(self, "intervene", _flag("Settings.intervene", self.intervene))
 
     def to_dict(self) -> dict[str, Any]:
@@ -157,6 +162,7 @@ class Settings:
             "record_baseline": None if self.record_baseline is None else str(self.record_baseline),
             "baseline": None if self.baseline is None else str(self.baseline),
             "device": self.device,
+            "ray": self.ray,
         }
 
 

@@ -33,6 +33,9 @@ class EncoderRaised(EncoderOutputError):
         super().__init__(message)
         self.modality, self.method, self.start, self.stop = modality, method, start, stop
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return type(self), (str(self), self.modality, self.method, self.start, self.stop)
+
 
 class UnreadableRows(InputError):
     """Rows of a set could not be read before any encoder call (an image file that does not decode,
@@ -41,6 +44,9 @@ class UnreadableRows(InputError):
     def __init__(self, message: str, modality: str = "", start: int = 0, stop: int = 0) -> None:
         super().__init__(message)
         self.modality, self.start, self.stop = modality, start, stop
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return type(self), (str(self), self.modality, self.start, self.stop)
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,7 +102,7 @@ def _checked_batch(out: Any, modality: str, start: int, stop: int, d: int | None
     return arr
 
 
-def _checked_values(z: np.ndarray, modality: str) -> None:
+def check_values(z: np.ndarray, modality: str) -> None:
     """Count NaN, Inf and all-zero rows over the whole modality, so the error states the extent."""
     nan_rows = np.isnan(z).any(axis=1)
     inf_rows = np.isinf(z).any(axis=1)
@@ -109,14 +115,14 @@ def _checked_values(z: np.ndarray, modality: str) -> None:
             f"(first bad row {int(bad[0])})")
 
 
-def _embed_rows(embed: Callable[[Any], Any], items: Any, n: int, modality: str, method: str,
-                batch_size: int, d: int | None, progress: Progress | None) -> np.ndarray:
-    """One modality's rows through ``embed`` in batches, checked batch by batch and written into one
-    float64 array allocated at the first batch (no list of batches concatenated: that would hold
-    the modality twice), then checked as a whole."""
+def _embed_range(embed: Callable[[Any], Any], items: Any, rows: range, modality: str, method: str,
+                 batch_size: int, d: int | None, progress: Progress | None, total: int) -> np.ndarray:
+    """Rows ``rows`` of one modality through ``embed`` in batches of ``batch_size`` counted from
+    ``rows.start``, each checked as it comes and written into one float64 array allocated at the
+    first batch (no list of batches concatenated: that would hold the modality twice)."""
     z: np.ndarray | None = None
-    for start in range(0, n, batch_size):
-        stop = min(start + batch_size, n)
+    for start in range(rows.start, rows.stop, batch_size):
+        stop = min(start + batch_size, rows.stop)
         try:
             batch = row_slice(items, start, stop)
         except Exception as exc:
@@ -130,13 +136,37 @@ def _embed_rows(embed: Callable[[Any], Any], items: Any, n: int, modality: str, 
         block = _checked_batch(out, modality, start, stop, d)
         d = block.shape[1]
         if z is None:
-            z = np.empty((n, d), dtype=np.float64)
-        z[start:stop] = block
+            z = np.empty((len(rows), d), dtype=np.float64)
+        z[start - rows.start:stop - rows.start] = block
         if progress is not None:
-            progress(stop, n, modality)
+            progress(stop, total, modality)
     assert z is not None, "callers embed at least one row"
-    _checked_values(z, modality)
     return z
+
+
+def _embed_rows(embed: Callable[[Any], Any], items: Any, n: int, modality: str, method: str,
+                batch_size: int, d: int | None, progress: Progress | None) -> np.ndarray:
+    """One modality's ``n`` rows, checked batch by batch and then as a whole."""
+    z = _embed_range(embed, items, range(n), modality, method, batch_size, d, progress, n)
+    check_values(z, modality)
+    return z
+
+
+def embed_rows(encoder: Any, paired_set: PairedSet, start: int, stop: int, batch_size: int = 256,
+               modalities: Sequence[str] = ("image", "text"), dim: int | None = None) -> dict[str, np.ndarray]:
+    """Rows ``[start, stop)`` of ``modalities`` (one shard of a canary embedded elsewhere), in the
+    batches ``embed_set`` cuts when ``start`` is a multiple of ``batch_size``, so a shard's values are
+    the local pass's; each batch is checked here, the values over a whole modality by the caller
+    (``check_values``) once the shards are assembled. ``dim``: the dimension earlier rows had."""
+    _checked_batch_size(batch_size)
+    out: dict[str, np.ndarray] = {}
+    d = dim
+    for modality, method, attr in _MODALITIES:
+        if modality in modalities:
+            out[modality] = _embed_range(getattr(encoder, method), getattr(paired_set, attr), range(start, stop),
+                                         modality, method, batch_size, d, None, len(paired_set))
+            d = out[modality].shape[1]
+    return out
 
 
 def _checked_batch_size(batch_size: Any) -> int:

@@ -85,7 +85,8 @@ def test_to_dict_is_json_ready() -> None:
     s = resolve_settings({"contract": "c.toml"}, {}, ROOT)
     assert s.to_dict() == {"subject": None, "builtin": "healthy", "out_dir": "/project/mmgate-out",
                            "contract_path": "/project/c.toml", "seeds": 4, "batch_size": 256,
-                           "stress": 10, "record_baseline": None, "baseline": None, "device": None}
+                           "stress": 10, "record_baseline": None, "baseline": None, "device": None,
+                           "ray": None}
 
 
 def test_the_device_comes_from_either_source_and_must_be_a_name() -> None:

@@ -28,7 +28,7 @@ from mmgate.records.reports import ReportSchemaError, validate_report
 from mmgate.records.schema_registry import load_schemas
 from mmgate.subjects.paired import PairedSet
 from mmgate.subjects.subject import Subject
-from tests.plugin_support import assert_verified, run_gates, write_subject
+from tests.plugin_support import BAD_FILE, assert_verified, run_gates, write_manifest_subject, write_subject
 from tests.report_samples import sample_report
 
 pytestmark = pytest.mark.usefixtures("isolated_home")
@@ -59,79 +59,6 @@ def make():
     ids = np.arange(N)
     return Subject(name="broken-" + MODE, encoder=Encoder(), canary=PairedSet(ids, [f"item {{i}}" for i in ids]))
 '''
-
-
-# A subject whose canary is a manifest of PNG files (written by the test); FAULT breaks it. Image i
-# is a solid colour of value i, which the encoder reads back as row i of its table. Every batch that
-# is the whole clean canary of a modality is logged to passes.log, one line per pass.
-MANIFEST_MODULE = '''
-import os
-
-import numpy as np
-from mmgate import PairedSet, Subject
-
-FAULT = {fault!r}
-N, D = {n}, 32
-HERE = os.path.dirname(os.path.abspath(__file__))
-TABLE = np.random.default_rng(0).standard_normal((N, D))
-TEXTS = [f"item {{i}}" for i in range(N)]
-
-
-def log_clean_pass(modality, clean):
-    if clean:
-        with open(os.path.join(HERE, "passes.log"), "a") as log:
-            log.write(f"{{modality}} {{os.getpid()}}\\n")
-
-
-class Encoder:
-    def embed_images(self, batch):
-        if FAULT == "encoder_raises":
-            raise ValueError("preprocess: expected 224x224 images, got 4x4\\nsee the model card")
-        if FAULT == "interrupt" and len(batch) > 8:  # the canary pass, not the setup check's probe
-            raise KeyboardInterrupt
-        log_clean_pass("image", len(batch) == N and all((image == i).all() for i, image in enumerate(batch)))
-        return TABLE[[int(image[0, 0, 0]) for image in batch]]
-
-    def embed_texts(self, batch):
-        log_clean_pass("text", list(batch) == TEXTS)
-        rows = np.array([int(t.split()[1]) for t in batch])
-        return TABLE[rows] + 0.05 * np.random.default_rng(rows).standard_normal((len(rows), D))
-
-
-def preprocess_raises():
-    import torch
-    from mmgate.adapters import TorchEncoder
-
-    def preprocess(image):
-        raise ValueError("Resize: expected a PIL image, got ndarray")
-
-    return TorchEncoder(lambda x: x.flatten(1), lambda texts: torch.ones(len(texts), D), preprocess, name="torch")
-
-
-def make():
-    canary = PairedSet.from_manifest(os.path.join(HERE, "canary", "canary.csv"))
-    if FAULT == "missing":  # deleted after the manifest was read
-        os.remove(os.path.join(HERE, "canary", "img017.png"))
-    encoder = preprocess_raises() if FAULT == "preprocess_raises" else Encoder()
-    return Subject(name="manifest-" + FAULT, encoder=encoder, canary=canary)
-'''
-BAD_FILE = "img017.png"  # manifest data row 18
-
-
-def _manifest_subject(pytester: pytest.Pytester, fault: str, n: int = 40, corrupt: int = 1) -> str:
-    """Write ``n`` PNGs, their manifest and the subject module; ``corrupt`` overwrites ``BAD_FILE``
-    and the ``corrupt - 1`` files after it."""
-    image = pytest.importorskip("PIL.Image")
-    folder = pytester.path / "canary"
-    folder.mkdir()
-    for i in range(n):
-        image.new("RGB", (4, 4), (i, i, i)).save(folder / f"img{i:03d}.png")
-    (folder / "canary.csv").write_text("image,caption\n" + "".join(f"img{i:03d}.png,item {i}\n" for i in range(n)))
-    if fault == "corrupt":
-        for i in range(17, 17 + corrupt):
-            (folder / f"img{i:03d}.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
-    pytester.makepyfile(manifest_subject=MANIFEST_MODULE.format(fault=fault, n=n))
-    return "manifest_subject:make"
 
 
 def clean_passes(pytester: pytest.Pytester) -> list[str]:
@@ -231,7 +158,7 @@ def test_ranks_on_the_cpu_torch_device_give_the_same_decision_and_evidence(pytes
     ("corrupt", "2", "cannot decode the image (cannot identify image file)"),
 ], ids=["corrupt", "missing", "corrupt-xdist"])
 def test_an_unreadable_canary_image_is_one_setup_error_naming_file_and_row(pytester, fault, workers, problem):
-    run = run_gates(pytester, "--mmgate-subject", _manifest_subject(pytester, fault), "--mmgate-seeds", "1",
+    run = run_gates(pytester, "--mmgate-subject", write_manifest_subject(pytester, fault), "--mmgate-seeds", "1",
                     "-n", workers)
     where = f"canary.csv: row 18, column 'image': {pytester.path / 'canary' / BAD_FILE}: {problem}"
     assert_setup_error(run, where)
@@ -241,7 +168,7 @@ def test_an_unreadable_canary_image_is_one_setup_error_naming_file_and_row(pytes
 
 
 def test_many_unreadable_images_name_the_first_and_count_the_rest(pytester):
-    spec = _manifest_subject(pytester, "corrupt", corrupt=NAMED_ROWS + 5)
+    spec = write_manifest_subject(pytester, "corrupt", corrupt=NAMED_ROWS + 5)
     run = run_gates(pytester, "--mmgate-subject", spec, "--mmgate-seeds", "1")
     assert_setup_error(run, "5 more unreadable image inputs, at canary rows 27 to 31 (15 of 40 rows unreadable in all)")
     named = [f"img{i:03d}.png" for i in range(17, 17 + NAMED_ROWS)]
@@ -253,11 +180,11 @@ def test_many_unreadable_images_name_the_first_and_count_the_rest(pytester):
 def _torch_encoder_subject(pytester: pytest.Pytester) -> str:
     if importlib.util.find_spec("torch") is None:  # looked up, not imported: the run is a subprocess
         pytest.skip("TorchEncoder needs torch (pip install 'mmgate[torch]')")
-    return _manifest_subject(pytester, "preprocess_raises")
+    return write_manifest_subject(pytester, "preprocess_raises")
 
 
 @pytest.mark.parametrize("build, cause, frame", [
-    (lambda pytester: _manifest_subject(pytester, "encoder_raises"),
+    (lambda pytester: write_manifest_subject(pytester, "encoder_raises"),
      "the image encoder (embed_images) raised on canary rows 0:40: ValueError: preprocess: expected 224x224 "
      "images, got 4x4 [...]", r"manifest_subject\.py:\d+ in embed_images"),
     (lambda pytester: write_subject(pytester, "encoder_raises"),
@@ -279,7 +206,7 @@ def test_an_encoder_that_raises_on_the_canary_is_one_setup_error_not_a_reject(py
 @pytest.mark.parametrize("workers, processes", [("0", 1), ("2", 2)], ids=["serial", "xdist"])
 def test_the_clean_canary_is_embedded_once_per_process(pytester, workers, processes):
     # serial: the gates adopt the setup check's pass; under xdist the worker gating seed 0 embeds it again
-    spec = _manifest_subject(pytester, "healthy")
+    spec = write_manifest_subject(pytester, "healthy")
     run = run_gates(pytester, "--mmgate-subject", spec, "--mmgate-seeds", "1", "-n", workers, "-k", "retrieval_top1")
     assert run.decision == "INCOMPLETE", run.output
     assert {g["status"] for g in run.gates().values() if g["gate"] == "retrieval_top1"} == {"passed"}
@@ -289,7 +216,7 @@ def test_the_clean_canary_is_embedded_once_per_process(pytester, workers, proces
 
 
 def test_an_interrupt_during_the_canary_pass_ends_the_run_incomplete(pytester):
-    run = run_gates(pytester, "--mmgate-subject", _manifest_subject(pytester, "interrupt"), "--mmgate-seeds", "1")
+    run = run_gates(pytester, "--mmgate-subject", write_manifest_subject(pytester, "interrupt"), "--mmgate-seeds", "1")
     assert run.decision == "INCOMPLETE" and run.result.ret == 11, run.output
     assert "mmgate: interrupted during the setup check; no gate ran" in run.output
     assert_verified(run)
