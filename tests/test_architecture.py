@@ -76,3 +76,51 @@ def test_the_rule_catches_an_upward_import(tmp_path: Path) -> None:
     targets = imported_modules(source)
     assert targets == {"mmgate.plugin.session"}
     assert ranks[unit_of("mmgate.plugin.session")] > ranks["panel"]
+
+
+def _module_graph() -> dict[str, set[str]]:
+    """Module -> the package modules it imports (anywhere in the file, TYPE_CHECKING blocks too),
+    edges into a package's ``__init__`` (its re-exports) left out."""
+    modules = {module_name(path): path for path in PACKAGE.rglob("*.py")}
+    packages = {name for name, path in modules.items() if path.name == "__init__.py"}
+
+    def resolve(target: str) -> str | None:
+        while target not in modules:
+            if "." not in target:
+                return None
+            target = target.rsplit(".", 1)[0]
+        return target
+
+    return {name: {resolve(t) for t in imported_modules(path)} - {None, name} - packages
+            for name, path in modules.items()}
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One import cycle of ``graph`` as a list of modules (first repeated last), or []."""
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        state[node] = 2
+        path.pop()
+        return []
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return []
+
+
+def test_no_two_modules_import_each_other_even_lazily() -> None:
+    assert _cycle(_module_graph()) == []
+
+
+def test_the_cycle_check_finds_a_circle() -> None:
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]

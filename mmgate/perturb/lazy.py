@@ -10,7 +10,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -18,8 +18,19 @@ from mmgate.errors import InputError
 from mmgate.perturb.data import as_float, finished, image_reason, value_range
 from mmgate.subjects.items import content_ids
 
-if TYPE_CHECKING:
-    from mmgate.perturb.images import ImageOperator
+
+
+class ImageOperator(Protocol):
+    """What a lazy row needs of an image operator (``mmgate.perturb.images.ImageOperator``, a frozen
+    dataclass with a ``seed`` field): its name, seed, per-batch transform and JSON form. Declared
+    here so this module does not import the operators that import it."""
+
+    NAME: ClassVar[str]
+    seed: int
+
+    def transform(self, x: np.ndarray, full: float) -> np.ndarray: ...
+
+    def to_json(self) -> dict[str, Any]: ...
 
 
 def row_seed(seed: int, position: int) -> int:

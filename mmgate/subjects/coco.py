@@ -23,7 +23,6 @@ import numpy as np
 
 from mmgate.errors import ConfigError, InputError
 from mmgate.subjects.lazy_images import ImageFiles, raise_all, relative_image_path
-from mmgate.subjects.paired import PairedSet
 
 COCO = "COCO captions"
 KARPATHY = "Karpathy split"
@@ -81,12 +80,12 @@ class CaptionImages(ImageFiles):
                              self._digests, self.prefix)
 
 
-def read_coco(captions_json: str | os.PathLike, image_dir: str | os.PathLike,
-              split: str | Sequence[str] | None = None, limit_images: int | None = None,
-              name: str | None = None) -> PairedSet:
-    """The ``PairedSet`` the captions file describes, images resolved against ``image_dir`` (see the
-    module docstring); ``split`` keeps the Karpathy images of those splits, ``limit_images`` the
-    first N images (with all their captions)."""
+def coco_fields(captions_json: str | os.PathLike, image_dir: str | os.PathLike,
+                split: str | Sequence[str] | None = None, limit_images: int | None = None,
+                name: str | None = None) -> dict[str, Any]:
+    """The ``PairedSet`` fields the captions file describes, images resolved against ``image_dir``
+    (see the module docstring); ``split`` keeps the Karpathy images of those splits, ``limit_images``
+    the first N images (with all their captions). For ``PairedSet.from_coco``."""
     wanted = _splits(split)
     limit = _limit(limit_images)
     path = Path(captions_json)
@@ -406,7 +405,7 @@ def _check_files_exist(captions: Captions, entries: tuple[Entry, ...], root: str
 
 
 def _paired(captions: Captions, entries: tuple[Entry, ...], root: str, table: str,
-            name: str) -> PairedSet:
+            name: str) -> dict[str, Any]:
     """One row per (image, caption) of the selected images, in file order."""
     rows = [(k, e, j) for k, e in enumerate(entries) for j in range(len(e.captions))]
     if len(rows) < 2:
@@ -414,11 +413,11 @@ def _paired(captions: Captions, entries: tuple[Entry, ...], root: str, table: st
     images = CaptionImages(root, tuple(e.file for _, e, _ in rows),
                            tuple(e.index for _, e, _ in rows), table, captions.file_key,
                            prefix="" if captions.format == RETRIEVAL_LIST else "images")
-    return PairedSet(
-        images=images,
-        texts=[e.captions[j] for _, e, j in rows],
-        name=name,
-        groups=np.asarray([k for k, _, _ in rows], dtype=np.int64),
-        image_ids=[e.image_id for _, e, _ in rows],
-        text_ids=[e.caption_ids[j] for _, e, j in rows],
-    )
+    return {
+        "images": images,
+        "texts": [e.captions[j] for _, e, j in rows],
+        "name": name,
+        "groups": np.asarray([k for k, _, _ in rows], dtype=np.int64),
+        "image_ids": [e.image_id for _, e, _ in rows],
+        "text_ids": [e.caption_ids[j] for _, e, j in rows],
+    }

@@ -19,7 +19,6 @@ import numpy as np
 
 from mmgate.errors import ConfigError, InputError
 from mmgate.subjects.lazy_images import ImageFiles, raise_all, relative_image_path
-from mmgate.subjects.paired import PairedSet
 
 FORMATS = (".csv", ".jsonl", ".ndjson")
 _INTEGER = re.compile(r"[+-]?\d+")
@@ -34,10 +33,11 @@ class Row:
     values: Mapping[str, Any]
 
 
-def read_manifest(path: str | os.PathLike, image_column: str = "image", text_column: str = "caption",
-                  group_column: str | None = None, factor_columns: Sequence[str] = (),
-                  confounder_columns: Sequence[str] = (), name: str | None = None) -> PairedSet:
-    """The ``PairedSet`` the table at ``path`` describes (see the module docstring)."""
+def manifest_fields(path: str | os.PathLike, image_column: str = "image", text_column: str = "caption",
+                    group_column: str | None = None, factor_columns: Sequence[str] = (),
+                    confounder_columns: Sequence[str] = (), name: str | None = None) -> dict[str, Any]:
+    """The ``PairedSet`` fields the table at ``path`` describes (see the module docstring), for
+    ``PairedSet.from_manifest`` (this module does not import the class it feeds)."""
     table = Path(path)
     columns = _columns(image_column, text_column, group_column, factor_columns, confounder_columns)
     rows = list(_table_rows(table, columns))
@@ -49,14 +49,14 @@ def read_manifest(path: str | os.PathLike, image_column: str = "image", text_col
     _check_duplicates(table, rows, files, texts)
     images = ImageFiles(root, files, tuple(row.number for row in rows), str(table), image_column)
     _check_files_exist(images)
-    return PairedSet(
-        images=images,
-        texts=texts,
-        factors={c: _integers(table, rows, c) for c in factor_columns},
-        confounders={c: _integers(table, rows, c) for c in confounder_columns},
-        name=name or table.stem,
-        groups=None if group_column is None else _group_labels(table, rows, group_column),
-    )
+    return {
+        "images": images,
+        "texts": texts,
+        "factors": {c: _integers(table, rows, c) for c in factor_columns},
+        "confounders": {c: _integers(table, rows, c) for c in confounder_columns},
+        "name": name or table.stem,
+        "groups": None if group_column is None else _group_labels(table, rows, group_column),
+    }
 
 
 def _columns(image_column: str, text_column: str, group_column: str | None,

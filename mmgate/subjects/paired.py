@@ -14,6 +14,8 @@ from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
 import numpy as np
 
 from mmgate.errors import InputError
+from mmgate.subjects.coco import coco_fields
+from mmgate.subjects.manifest import manifest_fields
 
 
 @runtime_checkable
@@ -191,20 +193,18 @@ class PairedSet:
                       factor_columns: Sequence[str] = (), confounder_columns: Sequence[str] = (),
                       name: str | None = None) -> PairedSet:
         """A canary read from a CSV or JSONL table of (image file, caption) rows, images decoded
-        lazily; see ``mmgate.subjects.manifest.read_manifest``."""
-        from mmgate.subjects.manifest import read_manifest
-        return read_manifest(path, image_column=image_column, text_column=text_column,
-                             group_column=group_column, factor_columns=factor_columns,
-                             confounder_columns=confounder_columns, name=name)
+        lazily; see ``mmgate.subjects.manifest``."""
+        return cls(**manifest_fields(path, image_column=image_column, text_column=text_column,
+                                     group_column=group_column, factor_columns=factor_columns,
+                                     confounder_columns=confounder_columns, name=name))
 
     @classmethod
     def from_coco(cls, captions_json: str | os.PathLike, image_dir: str | os.PathLike,
                   split: str | Sequence[str] | None = None, limit_images: int | None = None,
                   name: str | None = None) -> PairedSet:
         """A canary read from a COCO captions, Karpathy split or retrieval-list JSON, one row per
-        (image, caption), images decoded lazily; see ``mmgate.subjects.coco.read_coco``."""
-        from mmgate.subjects.coco import read_coco
-        return read_coco(captions_json, image_dir, split=split, limit_images=limit_images, name=name)
+        (image, caption), images decoded lazily; see ``mmgate.subjects.coco``."""
+        return cls(**coco_fields(captions_json, image_dir, split=split, limit_images=limit_images, name=name))
 
     def __len__(self) -> int:
         return len(self.images)
