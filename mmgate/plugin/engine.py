@@ -9,6 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from mmgate.distributed.cluster import Cluster, connect
+from mmgate.distributed.embedding import ray_embed_set
+from mmgate.distributed.panel import ray_sweep
 from mmgate.errors import ConfigError, MmgateError
 from mmgate.panel.retrieval import Sweep
 from mmgate.plugin.settings import Settings
@@ -22,15 +25,13 @@ Progress = Callable[[int, int, str], None]
 class Engine:
     """A run's compute: ``cluster`` None embeds and sweeps here, else on that Ray cluster."""
 
-    cluster: Any = None
+    cluster: Cluster | None = None
 
     def embed(self, encoder: Any, paired_set: PairedSet, batch_size: int, progress: Progress | None = None,
               known: Mapping[str, np.ndarray] | None = None) -> Embeddings:
         """``embed_set`` here or by Ray Data actors (``mmgate.distributed.embedding``)."""
         if self.cluster is None:
             return embed_set(encoder, paired_set, batch_size, progress, known)
-        from mmgate.distributed.embedding import ray_embed_set
-
         return ray_embed_set(encoder, paired_set, batch_size, self.cluster, progress, known)
 
     @property
@@ -38,8 +39,6 @@ class Engine:
         """The canary's rank sweep: None (here) or Ray tasks (``mmgate.distributed.panel``)."""
         if self.cluster is None:
             return None
-        from mmgate.distributed.panel import ray_sweep
-
         return ray_sweep(self.cluster)
 
 
@@ -68,8 +67,6 @@ def engine_for(settings: Settings) -> Engine:
     """The engine ``settings`` ask for, connecting to the Ray cluster once per process."""
     if settings.ray is None:
         return LOCAL
-    from mmgate.distributed.cluster import connect
-
     try:
         return Engine(connect(settings.ray))
     except ConfigError:
