@@ -10,6 +10,7 @@ from mmgate.perturb.images import (
                                    Contrast,
                                    Crop,
                                    GaussianNoise,
+                                   StrokeWeight,
                                    Translate,
                                    Watermark,
 )
@@ -34,6 +35,6 @@ __all__ = [
     "BUILTIN_OPERATORS", "BlockShuffle", "Blur", "Brightness", "Chain", "ChannelShift", "Contrast",
     "Crop", "GaussianNoise", "MarkerToken", "OffsetPairs", "Operator", "OperatorRegistry",
     "PreprocessScale", "PreprocessShift", "ScoringPerturbation", "SwapPairs", "TemperatureScale",
-    "TemplatePrefix", "TokenDropout", "TokenShuffle", "TokenSubstitution", "Translate", "Watermark",
+    "StrokeWeight", "TemplatePrefix", "TokenDropout", "TokenShuffle", "TokenSubstitution", "Translate", "Watermark",
     "make_operator", "registry_for",
 ]

@@ -19,6 +19,7 @@ from mmgate.perturb.images import (
     Contrast,
     Crop,
     GaussianNoise,
+    StrokeWeight,
     Translate,
     Watermark,
 )
@@ -35,7 +36,7 @@ from mmgate.perturb.texts import (
 Factory = Callable[..., Any]
 
 BUILTIN_OPERATORS: Mapping[str, Factory] = MappingProxyType({cls.NAME: cls for cls in (
-    GaussianNoise, Brightness, Contrast, Blur, ChannelShift, Watermark, Crop, Translate,
+    GaussianNoise, Brightness, Contrast, Blur, StrokeWeight, ChannelShift, Watermark, Crop, Translate,
     TokenDropout, TokenSubstitution, TokenShuffle, TemplatePrefix, MarkerToken,
     SwapPairs, OffsetPairs, BlockShuffle, PreprocessScale, PreprocessShift,
 )})

@@ -7,7 +7,8 @@ Injections act where the failure lives: a join bug re-pairs a share of the rows;
 one tower squeezed onto k directions and a shortcut cue shared by both towers act on the
 embeddings (a model that encodes the cue in both towers: each cue value adds a shared direction);
 a mis-declared temperature is a declared attribute; input drift perturbs the canary's inputs
-(brightness, blur, a paraphrase style) and re-embeds them with the real encoder.
+(brightness, blur, a new pen that draws bolder strokes, a paraphrase style) and re-embeds them with
+the real encoder.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from mmgate.gating.contract import Contract
 from mmgate.power import HEALTHY_DRAWS
 from mmgate.power.cases import PowerContext, ProfileBaseline, fired, judge_subject, on_point_estimates
 from mmgate.panel.temperature import fit_temperature
-from mmgate.perturb import Blur, Brightness, TemplatePrefix
+from mmgate.perturb import Blur, Brightness, StrokeWeight, TemplatePrefix
 from mmgate.subjects.embedding import Embeddings, embed_set, embedding_key
 from mmgate.subjects.paired import PairedSet
 from mmgate.subjects.subject import Subject, build_subject
@@ -154,6 +155,8 @@ FAILURES = (
             _input_drift(lambda x: Brightness(x), "image"), _image_arrays_reason),
     Failure("image_blur_drift", "drift", (0.5, 1.0, 1.5, 2.0), "gaussian blur sigma (pixels)",
             _input_drift(lambda x: Blur(x), "image"), _image_arrays_reason),
+    Failure("image_style_drift", "drift", (0.25, 0.5, 0.75, 1.0), "bolder strokes (pixels of dilation)",
+            _input_drift(lambda x: StrokeWeight(x), "image"), _image_arrays_reason),
     Failure("text_style_drift", "drift", (0.1, 0.25, 0.5, 1.0), "share of texts in a new style",
             _input_drift(lambda x: TemplatePrefix(x, tokens=STYLE_TOKENS), "text"),
             lambda subject: TemplatePrefix(0.5, tokens=STYLE_TOKENS).applies_to(subject.canary)),

@@ -12,11 +12,11 @@ from mmgate.perturb import BUILTIN_OPERATORS, make_operator
 from mmgate.subjects.paired import PairedSet
 
 N = 24
-IMAGE_OPS = ("gaussian_noise", "brightness", "contrast", "blur", "watermark", "crop", "translate")
+IMAGE_OPS = ("gaussian_noise", "brightness", "contrast", "blur", "stroke_weight", "watermark", "crop", "translate")
 TEXT_OPS = ("token_dropout", "token_substitution", "token_shuffle", "template_prefix",
             "marker_token")
 PAIRING_OPS = ("swap_pairs", "offset_pairs", "block_shuffle")
-INTENSITY = {"gaussian_noise": 0.2, "brightness": 0.1, "contrast": 0.5, "blur": 1.0,
+INTENSITY = {"gaussian_noise": 0.2, "brightness": 0.1, "contrast": 0.5, "blur": 1.0, "stroke_weight": 1.5,
              "watermark": 0.8, "crop": 0.3, "translate": 0.2, "channel_shift": 0.2,
              "token_dropout": 0.5, "token_substitution": 0.5, "token_shuffle": 1.0,
              "template_prefix": 1.0, "marker_token": 1.0, "swap_pairs": 0.5, "offset_pairs": 1.0,
@@ -172,7 +172,7 @@ def test_preprocess_refuses_integer_token_ids():
     assert "token ids" in operator.applies_to(paired(text_kind="tokens"))
 
 
-OUT_OF_RANGE = {"gaussian_noise": -0.1, "blur": -1.0, "channel_shift": -0.1,
+OUT_OF_RANGE = {"gaussian_noise": -0.1, "blur": -1.0, "channel_shift": -0.1, "stroke_weight": 3.5,
                 "preprocess_scale": -1.0, "preprocess_shift": float("nan")}
 
 
@@ -208,3 +208,14 @@ def test_to_json_names_the_operator_its_intensity_seed_and_parameters():
     assert make_operator("blur", 0.5, seed=4, kind="box").to_json() == {
         "name": "blur", "intensity": 0.5, "seed": 4, "kind": "box"}
     assert make_operator("template_prefix", 1.0, tokens=[7, 8]).to_json()["tokens"] == [7, 8]
+
+
+def test_stroke_weight_draws_bright_strokes_bolder_or_thinner_by_whole_and_partial_pixels():
+    image = np.zeros((1, 5, 5))
+    image[0, 2, 2] = 1.0  # one bright pixel on a dark ground
+    bold = make_operator("stroke_weight", 1.0).transform(image, 1.0)
+    assert bold[0].sum() == 9.0 and bold[0, 1:4, 1:4].min() == 1.0  # a 3 x 3 stroke
+    half = make_operator("stroke_weight", 0.5).transform(image, 1.0)
+    assert half[0, 2, 2] == 1.0 and half[0, 1, 1] == 0.5
+    thin = make_operator("stroke_weight", -1.0).transform(bold, 1.0)
+    assert thin[0].sum() == 1.0 and thin[0, 2, 2] == 1.0  # erosion undoes the dilation here
