@@ -25,6 +25,7 @@ from mmgate.panel.replicates import (REPLICATE_STREAM, Resamples, concentration_
                                      geometry_replicates, interval, norm_cv_replicates)
 from mmgate.panel.partner_auc import partner_auc_from_ranks, relevant_auc_per_query
 from mmgate.panel.retrieval import Sweep
+from mmgate.panel.spectra import relative_difference
 from mmgate.panel.validate import (block_rows, embedding_matrix, embedding_pair, neighbour_count, row_norms,
                                    shared_unit_rows, unit_rows)
 from mmgate.perturb.sample import CanarySample, canary_sample
@@ -382,7 +383,7 @@ class Measurements:
         if not limited:
             value = panel.rank_divergence(z_img, z_txt)
             reps = {m: self._geometry_replicates(m)["effective_rank"] for m in ("image", "text")}
-            ci = self._interval(value, _divergence(reps["image"], reps["text"]),
+            ci = self._interval(value, relative_difference(reps["image"], reps["text"]),
                                 self._resamples(z_img.shape[0]), 0.0, 1.0)
             return {**out, "rank_divergence": value, "rank_divergence_ci": ci,
                     "rank_divergence_basis": "every unique item of each side"}
@@ -400,7 +401,7 @@ class Measurements:
         resamples = self._resamples(sets)  # the sets resampled jointly: both sides' centroids of a draw
         reps = {m: geometry_replicates(c, resamples)["effective_rank"] for m, c in centroids.items()}
         return {**out, "rank_divergence": value, "relevant_sets": sets,
-                "rank_divergence_ci": self._interval(value, _divergence(reps["image"], reps["text"]),
+                "rank_divergence_ci": self._interval(value, relative_difference(reps["image"], reps["text"]),
                                                      resamples, 0.0, 1.0),
                 "rank_divergence_basis": f"{why}: compared over the {sets} relevant sets, each side's "
                                          "mean unit embedding per set (one cap for both)"}
@@ -487,12 +488,6 @@ class Measurements:
         return snapshot(self.embeddings.z_img, self.embeddings.z_txt, self.canary.factors, self.ranks,
                         seed=self.seed, points=SNAPSHOT_POINTS, subset=SIMILARITY_SUBSET,
                         k=self.hubness_k, occurrences=self._occurrences)
-
-
-def _divergence(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """|a - b| / max(a, b) elementwise (0 where both are 0), as ``panel.rank_divergence``."""
-    top = np.maximum(a, b)
-    return np.where(top > 0, np.abs(a - b) / np.where(top > 0, top, 1.0), 0.0)
 
 
 def _set_centroids(z: np.ndarray, labels: np.ndarray, sets: int) -> np.ndarray:

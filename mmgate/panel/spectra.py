@@ -98,13 +98,18 @@ def top_eigen_share(z: object, k: int = 5) -> float:
     return float(lam[:k].sum() / total) if total > 0 else 1.0
 
 
+def relative_difference(a: float | np.ndarray, b: float | np.ndarray) -> np.ndarray:
+    """|a - b| / max(a, b) elementwise, 0 where both are 0: the divergence of two non-negative
+    ranks (or of replicates of them)."""
+    top = np.maximum(a, b)
+    return np.where(top > 0, np.abs(np.subtract(a, b)) / np.where(top > 0, top, 1.0), 0.0)
+
+
 def rank_divergence(z_img: object, z_txt: object) -> float:
     """|eff_rank_img - eff_rank_txt| / max of the two (0 when both are 0): how unequally the two
     modalities spread over directions."""
     zi, zt = embedding_pair(z_img, z_txt, same_dim=False, paired=False)
-    a, b = effective_rank(zi), effective_rank(zt)
-    top = max(a, b)
-    return abs(a - b) / top if top > 0 else 0.0
+    return float(relative_difference(effective_rank(zi), effective_rank(zt)))
 
 
 def principal_scores(z: np.ndarray, dims: int) -> np.ndarray:
