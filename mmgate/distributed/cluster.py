@@ -24,10 +24,6 @@ class Cluster:
     cpus: int
     gpus: int
 
-    def to_dict(self) -> dict[str, object]:
-        """JSON-ready form for the run's evidence of where it ran."""
-        return {"target": self.target, "cpus": self.cpus, "gpus": self.gpus}
-
 
 def ray_module() -> ModuleType:
     """``ray``, or ConfigError naming the extra that installs it."""

@@ -113,7 +113,7 @@ def _frozen(sweep: SweepResult, labels: Labels) -> RetrievalRanks:
 
 
 def _ranks(zi: np.ndarray, zt: np.ndarray, block_size: int | None, labels: Labels,
-           sweep: Sweep = sweep_ranks) -> RetrievalRanks:
+           sweep: Sweep) -> RetrievalRanks:
     """Ranks of an already validated pair (and validated labels, or None), on numpy."""
     ui, ut = shared_unit_rows(zi, zt)
     block = block_rows(block_size, ut.shape[0], ui.dtype.itemsize, ui.shape[1])
@@ -131,8 +131,8 @@ def _ranker(z_img: object, z_txt: object, backend: str | None, device: str | Non
                          f"(device={device!r}, backend={backend!r})")
     if chosen == "numpy":
         zi, zt = embedding_pair(host_array(z_img), host_array(z_txt), paired=paired)
-        run = sweep_ranks if sweep is None else sweep
-        return (zi.shape[0], zt.shape[0]), lambda block_size, labels: _ranks(zi, zt, block_size, labels, run)
+        return (zi.shape[0], zt.shape[0]), lambda block_size, labels: _ranks(zi, zt, block_size, labels,
+                                                                             sweep or sweep_ranks)
     ui, ut = unit_tensor_pair(z_img, z_txt, device, paired=paired)
     n, dim = ut.shape
 
