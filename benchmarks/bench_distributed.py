@@ -15,14 +15,19 @@ is linear in N) and the block count by the query count. Last line:
 from __future__ import annotations
 
 import argparse
-import time
+import sys
+from pathlib import Path
 
 import numpy as np
 
-from mmgate.distributed.cluster import connect
-from mmgate.distributed.panel import ray_sweep
-from mmgate.panel.rank_sweep import sweep_ranks
-from mmgate.panel.validate import block_rows
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pairtiming import alternating_rounds  # noqa: E402  (benchmarks/ is the script's own directory)
+
+from mmgate.distributed.cluster import connect  # noqa: E402
+from mmgate.distributed.panel import ray_sweep  # noqa: E402
+from mmgate.panel.rank_sweep import sweep_ranks  # noqa: E402
+from mmgate.panel.validate import block_rows  # noqa: E402
 
 FIELDS = ("i2t", "t2i", "i2t_top1", "t2i_top1", "i2t_ties", "t2i_ties")
 TARGET_PAIRS = 10_000_000
@@ -34,17 +39,6 @@ def unit_pairs(n: int, d: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     zi = rng.standard_normal((n, d), dtype=np.float32)
     zt = zi + rng.standard_normal((n, d), dtype=np.float32)
     return (zi / np.linalg.norm(zi, axis=1, keepdims=True), zt / np.linalg.norm(zt, axis=1, keepdims=True))
-
-
-def best_of(repeats: int, runs: dict) -> dict[str, tuple[float, object]]:
-    """Best seconds and the last result of each named callable, rounds alternating between them."""
-    best = {name: (np.inf, None) for name in runs}
-    for _ in range(repeats):
-        for name, run in runs.items():
-            start = time.perf_counter()
-            out = run()
-            best[name] = (min(best[name][0], time.perf_counter() - start), out)
-    return best
 
 
 def main() -> None:
@@ -60,9 +54,10 @@ def main() -> None:
     cluster = connect("local", num_cpus=args.cpus)
     on_ray = ray_sweep(cluster)
     on_ray(zi[:block], zt[:block], block, None)  # warm the workers (imports), as a long-lived cluster is
-    timed = best_of(args.repeats, {"local": lambda: sweep_ranks(zi, zt, block),
-                                   "ray": lambda: on_ray(zi, zt, block, None)})
-    (t_local, local), (t_ray, remote) = timed["local"], timed["ray"]
+    times, results = alternating_rounds({"local": lambda: sweep_ranks(zi, zt, block),
+                                         "ray": lambda: on_ray(zi, zt, block, None)}, args.repeats)
+    t_local, t_ray = min(times["local"]), min(times["ray"])
+    local, remote = results["local"], results["ray"]
     equal = all(np.array_equal(getattr(local, f), getattr(remote, f)) for f in FIELDS)
     per_block = {name: seconds * args.cpus / blocks for name, seconds in (("local", t_local), ("ray", t_ray))}
     print(f"N={args.n} d={args.d} block={block} rows x {args.n} candidates, {blocks} blocks, "

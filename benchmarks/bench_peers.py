@@ -16,14 +16,19 @@ CLIP_benchmark's over mmgate's).
 from __future__ import annotations
 
 import argparse
-import time
+import sys
+from pathlib import Path
 
 import faiss
 import numpy as np
 import torch
 from clip_benchmark.metrics.zeroshot_retrieval import batchify, recall_at_k
 
-from mmgate.panel.retrieval import RetrievalRanks, metrics_from_ranks, retrieval_ranks
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pairtiming import alternating_rounds  # noqa: E402  (benchmarks/ is the script's own directory)
+
+from mmgate.panel.retrieval import RetrievalRanks, metrics_from_ranks, retrieval_ranks  # noqa: E402
 
 KS = (1, 5, 10)
 CLIP_BENCHMARK_BATCH = 64  # its evaluate()'s default batch_size
@@ -91,13 +96,7 @@ def main() -> None:
     ti, tt = torch.from_numpy(zi), torch.from_numpy(zt)
     runs = {"mmgate": lambda: panel(zi, zt), "faiss": lambda: faiss_top10(zi, zt),
             "clip_benchmark": lambda: clip_benchmark(ti, tt)}
-    seconds = {name: [] for name in runs}
-    results = {}
-    for _ in range(args.repeats):
-        for name, run in runs.items():
-            start = time.perf_counter()
-            results[name] = run()
-            seconds[name].append(time.perf_counter() - start)
+    seconds, results = alternating_rounds(runs, args.repeats)
     (ranks, ours), theirs = results["mmgate"], results["clip_benchmark"]
     differ = sum(round(abs(ours[key] - theirs[key]) * args.n) for key in theirs)
     agree = within_ties(ranks, theirs)
